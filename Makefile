@@ -1,0 +1,33 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.lcml-installed
+export LCML_HOME ?= $(CURDIR)/.lcml
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup demo test mlflow-ui airflow-ui clean
+
+setup: $(STAMP)  ## create .venv and install lcml with pinned dependencies (idempotent)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: setup  ## run the retrain_classifiers DAG end to end on the embedded default
+	$(BIN)/lcml demo
+
+test: setup  ## the whole test suite (what .ci/run calls)
+	$(BIN)/python -m pytest
+
+mlflow-ui: setup  ## MLflow UI over the local state on http://127.0.0.1:5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(LCML_HOME)/mlflow.db \
+	  --default-artifact-root $(LCML_HOME)/mlartifacts --host 127.0.0.1 --port 5000
+
+airflow-ui: setup  ## Airflow (api-server, scheduler, dag-processor) on http://127.0.0.1:8080
+	$(BIN)/lcml airflow standalone
+
+clean:  ## remove the local state and the releases (keeps .venv)
+	rm -rf $(LCML_HOME) data

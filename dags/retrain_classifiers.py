@@ -1,0 +1,94 @@
+"""
+### Retrain the variable-star classifiers of one survey release
+
+`prepare_release` → `validate` (Great Expectations; too many bad rows fails the run here, before any
+training) → `publish` (DVC add + push of `data/`) → `train` (Optuna search of the Conv+BiLSTM family,
+one parent MLflow run and a nested run per trial; best model logged as a pyfunc) → `register_and_gate`
+(new registry version; champion re-evaluated on the same test objects; `challenger`/`champion` aliases
+move only when every gate in `params.yaml` passes) → `report` (summary JSON under the state folder).
+
+**Params** (trigger with config): `release` — `<survey>/<version>`, default from `params.yaml`
+(`kepler/sim-*` releases are simulated when missing); `profile` — `params.yaml` profile
+(default `$LCML_PROFILE` or `demo`); `tag` — name of this run's search and report (default: the run id).
+
+Every task calls a function of `lcml.pipeline`; the same functions back the `lcml` CLI.
+Only ids, paths, URIs and small metric dicts travel through XCom.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+
+def _opts(context) -> dict:
+    p = context["params"]
+    return {"profile": p.get("profile") or None}
+
+
+def _tag(context) -> str:
+    return context["params"].get("tag") or re.sub(r"[^A-Za-z0-9_.-]+", "_", context["run_id"])
+
+
+@dag(
+    dag_id="retrain_classifiers",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lcml", "training"],
+    doc_md=__doc__,
+    params={
+        "release": Param(None, type=["null", "string"], description="<survey>/<version>"),
+        "profile": Param(None, type=["null", "string"], description="params.yaml profile"),
+        "tag": Param(None, type=["null", "string"], description="name of this run's search and report"),
+    },
+)
+def retrain_classifiers():
+    @task
+    def prepare_release(**context) -> str:
+        from lcml import pipeline
+
+        return pipeline.prepare_release(context["params"].get("release") or None, **_opts(context))
+
+    @task
+    def validate(release: str, **context) -> dict:
+        from lcml import pipeline
+
+        return pipeline.validate(release, **_opts(context))
+
+    @task
+    def publish(release: str, validation: dict, **context) -> dict:
+        from lcml import pipeline
+
+        return pipeline.publish(release, **_opts(context))
+
+    @task
+    def train(release: str, published: dict, **context) -> dict:
+        from lcml import pipeline
+
+        return pipeline.train(release, run_name=_tag(context), **_opts(context))
+
+    @task
+    def register_and_gate(trained: dict, **context) -> dict:
+        from lcml import pipeline
+
+        return pipeline.register_and_gate(trained, **_opts(context))
+
+    @task
+    def report(release: str, validation: dict, published: dict, trained: dict, gated: dict, **context) -> str:
+        from lcml import pipeline
+
+        return pipeline.report(release, validation, published, trained, gated, tag=_tag(context), **_opts(context))
+
+    release = prepare_release()
+    validation = validate(release)
+    published = publish(release, validation)
+    trained = train(release, published)
+    gated = register_and_gate(trained)
+    report(release, validation, published, trained, gated)
+
+
+dag = retrain_classifiers()

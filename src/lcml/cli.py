@@ -1,0 +1,251 @@
+"""The ``lcml`` command line. Every command calls the same functions as the Airflow tasks."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lcml.errors import LcmlError
+
+app = typer.Typer(help="lcml: versioned survey releases, classifier searches and a gated MLflow registry.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Build, validate and publish releases.", no_args_is_help=True)
+registry_app = typer.Typer(help="Inspect the MLflow Model Registry.", no_args_is_help=True)
+pipeline_app = typer.Typer(help="Run the retraining DAG.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(registry_app, name="registry")
+app.add_typer(pipeline_app, name="pipeline")
+
+Profile = Annotated[Optional[str], typer.Option("--profile", "-p", help="params.yaml profile (default $LCML_PROFILE or demo)")]
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def guarded(fn):
+    """Report lcml's own errors as one line and a non-zero exit, never a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LcmlError as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+# ---------------------------------------------------------------- data
+
+
+@data_app.command("build")
+@guarded
+def data_build(release: Annotated[Optional[str], typer.Option(help="<survey>/<version>")] = None, profile: Profile = None):
+    """Build the release (simulated for kepler/sim-*) if it does not exist; print its id."""
+    from lcml import pipeline
+
+    typer.echo(pipeline.prepare_release(release, profile=profile))
+
+
+@data_app.command("validate")
+@guarded
+def data_validate(release: str, profile: Profile = None):
+    """Validate RELEASE with Great Expectations; bad rows go to its quarantine.parquet."""
+    from lcml import pipeline
+
+    typer.echo(json.dumps(pipeline.validate(release, profile=profile), indent=2))
+
+
+@data_app.command("publish")
+@guarded
+def data_publish(release: str, profile: Profile = None):
+    """Track data/ with DVC (data.dvc) and push it to the configured remote."""
+    from lcml import pipeline
+
+    typer.echo(json.dumps(pipeline.publish(release, profile=profile), indent=2))
+
+
+# ---------------------------------------------------------------- training without Airflow
+
+
+@app.command("train")
+@guarded
+def train(release: Annotated[Optional[str], typer.Option(help="<survey>/<version>")] = None, profile: Profile = None,
+          tag: Annotated[Optional[str], typer.Option(help="run name")] = None):
+    """Build/validate/publish, search, register and gate in this process (no Airflow)."""
+    from lcml import pipeline
+
+    rid = pipeline.prepare_release(release, profile=profile)
+    validation = pipeline.validate(rid, profile=profile)
+    published = pipeline.publish(rid, profile=profile)
+    tag = tag or datetime.now(timezone.utc).strftime("cli-%Y%m%dT%H%M%S")
+    trained = pipeline.train(rid, run_name=tag, profile=profile)
+    gated = pipeline.register_and_gate(trained, profile=profile)
+    path = pipeline.report(rid, validation, published, trained, gated, tag=tag, profile=profile)
+    print_summary(json.loads(Path(path).read_text()))
+
+
+# ---------------------------------------------------------------- Airflow
+
+
+def _run_dag(release: Optional[str], profile: Optional[str], tag: Optional[str]) -> None:
+    from lcml.config import Paths
+    from lcml.orchestration import run_dag_test
+
+    paths = Paths.from_env().ensure()
+    tag = tag or datetime.now(timezone.utc).strftime("run-%Y%m%dT%H%M%S")
+    log = paths.reports / f"{tag}.airflow.log"
+    conf = {"release": release, "profile": profile, "tag": tag}
+    typer.echo(f"Running DAG retrain_classifiers through Airflow (log: {log}) ...")
+    start = time.monotonic()
+    rc = run_dag_test(paths, "retrain_classifiers", conf, log)
+    elapsed = time.monotonic() - start
+    report = paths.reports / f"{tag}.json"
+    if rc != 0 or not report.is_file():
+        tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:]) if log.exists() else ""
+        typer.echo(tail, err=True)
+        fail(f"DAG run {tag} failed (exit {rc}) after {elapsed:.0f} s; full log: {log}")
+    summary = json.loads(report.read_text())
+    summary["dag_seconds"] = round(elapsed, 1)
+    report.write_text(json.dumps(summary, indent=2) + "\n")
+    print_summary(summary)
+
+
+@pipeline_app.command("run")
+@guarded
+def pipeline_run(release: Annotated[Optional[str], typer.Option(help="<survey>/<version>")] = None,
+                 profile: Profile = None, tag: Annotated[Optional[str], typer.Option(help="run name")] = None):
+    """Run the retrain_classifiers DAG through real Airflow (airflow dags test) and print its summary."""
+    _run_dag(release, profile, tag)
+
+
+@app.command("demo")
+@guarded
+def demo(profile: Profile = None):
+    """The main pipeline end to end on the embedded default (what `make demo` runs)."""
+    _run_dag(None, profile, None)
+
+
+@app.command("airflow", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def airflow(ctx: typer.Context):
+    """Run the airflow CLI with lcml's environment, e.g. `lcml airflow standalone`."""
+    from lcml.config import Paths
+    from lcml.orchestration import run_airflow
+
+    raise typer.Exit(run_airflow(Paths.from_env().ensure(), list(ctx.args)))
+
+
+# ---------------------------------------------------------------- predict
+
+
+@app.command("predict")
+@guarded
+def predict(
+    model: Annotated[str, typer.Option(help="MLflow model URI, e.g. models:/kepler-variable-star-classifier@champion")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="release Parquet, mission FITS file, or a folder")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="output Parquet")],
+    batch_size: Annotated[int, typer.Option(min=1, help="light curves per batch")] = 256,
+):
+    """Score light curves with a registered model; one output row per input curve."""
+    from lcml.scoring import score
+
+    frame = score(model, input, batch_size=batch_size)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(output, index=False)
+    counts = frame["label_pred"].value_counts().to_dict()
+    typer.echo(f"{len(frame)} light curves scored with {frame['model_name'].iloc[0]} "
+               f"v{frame['model_version'].iloc[0]} -> {output}  {counts}")
+
+
+# ---------------------------------------------------------------- registry
+
+
+@registry_app.command("status")
+@guarded
+def registry_status(
+    name: Annotated[Optional[str], typer.Argument(help="registered model (default from params.yaml)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    profile: Profile = None,
+):
+    """Versions, aliases, key metrics and gate verdicts."""
+    from mlflow import MlflowClient
+
+    from lcml import pipeline
+    from lcml.registry.promote import registry_status as status
+
+    params, paths = pipeline.context(profile)
+    name = name or params.registry.model_name
+    pipeline.setup_mlflow(paths, name)
+    info = status(MlflowClient(), name)
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, default=str))
+        return
+    if not info["exists"]:
+        fail(f"no registered model named {name!r} at {paths.mlflow_tracking_uri}")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{name}  aliases: " + (", ".join(f"@{a}→v{v}" for a, v in info["aliases"].items()) or "none"))
+    for col in ("version", "aliases", "family", "release", "bal.acc", "macro-F1", "verdict", "reasons"):
+        table.add_column(col)
+    for v in info["versions"]:
+        m = v["metrics"]
+        table.add_row(v["version"], ",".join(v["aliases"]), v["family"], v["release"],
+                      f"{m.get('balanced_accuracy', float('nan')):.3f}", f"{m.get('macro_f1', float('nan')):.3f}",
+                      v["verdict"], "; ".join(v["reasons"]))
+    Console().print(table)
+
+
+# ---------------------------------------------------------------- summary
+
+
+def print_summary(s: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    reg = s["registry"]
+    val = s["validation"]
+    search = s["search"]
+    m = s["test_metrics"]
+    table = Table(title=f"lcml retrain summary — {s.get('tag', '')}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("release", s["release"])
+    table.add_row("class counts", ", ".join(f"{k} {v}" for k, v in s["class_counts"].items()))
+    table.add_row("validation", f"{'passed' if val['passed'] else 'FAILED'}: {val['n_quarantined']}/{val['n_rows']} "
+                                f"rows quarantined ({val['bad_fraction']:.1%}, max {val['max_bad_fraction']:.0%})")
+    table.add_row("data md5 (DVC)", str(s.get("data_md5")))
+    table.add_row("search", f"{search['n_trials']} trials, {search['n_pruned']} pruned; best trial "
+                            f"{search['best_trial']} {search['best_params']}")
+    table.add_row("test metrics", f"balanced acc {m['balanced_accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, "
+                                  f"acc {m['accuracy']:.3f} (n={int(m['n_test'])})")
+    table.add_row("per-class recall", ", ".join(f"{k[7:]} {v:.2f}" for k, v in m.items() if k.startswith("recall_")))
+    table.add_row("registered", f"{reg['model_name']} v{reg['version']}")
+    verdict = reg["verdict"] + ("" if not reg["reasons"] else ": " + "; ".join(reg["reasons"]))
+    table.add_row("gate verdict", verdict)
+    champion = f"v{reg['champion']}" if reg["champion"] else "none"
+    if reg["champion_before"] not in (None, reg["champion"]):
+        champion += f" (was v{reg['champion_before']})"
+    table.add_row("champion", champion)
+    if "dag_seconds" in s:
+        table.add_row("DAG wall time", f"{s['dag_seconds']} s")
+    table.add_row("MLflow UI", "make mlflow-ui   → http://127.0.0.1:5000")
+    table.add_row("Airflow UI", "make airflow-ui  → http://127.0.0.1:8080")
+    Console(width=120).print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,236 @@
+"""Settings: ``params.yaml`` (grouped by stage, with profiles) and the local state paths.
+
+Everything the embedded default writes lives under one folder, ``$LCML_HOME`` (default
+``<project>/.lcml``). Environment variables point the same code at servers:
+
+=======================  ===============================================
+``LCML_PROJECT_DIR``     project root holding ``params.yaml``, ``data/``, ``data.dvc`` (default: cwd)
+``LCML_HOME``            local state folder (default ``<project>/.lcml``)
+``LCML_PARAMS``          path of ``params.yaml`` (default ``<project>/params.yaml``)
+``LCML_PROFILE``         profile applied over the base parameters (default ``demo``)
+``MLFLOW_TRACKING_URI``  MLflow backend (default ``sqlite:///<home>/mlflow.db``)
+``LCML_OPTUNA_STORAGE``  Optuna RDB storage (default ``sqlite:///<home>/optuna.db``)
+``LCML_DVC_REMOTE``      DVC remote URL (default ``<home>/dvc-remote``)
+=======================  ===============================================
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lcml.errors import ConfigError
+
+DEFAULT_PROFILE = "demo"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SimulateParams(_Strict):
+    n_objects: int = Field(gt=0)
+    seed: int = Field(default=0, ge=0)
+    duration_days: float = Field(ge=1)
+    class_fractions: dict[str, float] | None = None
+
+
+class SplitParams(_Strict):
+    train: float = Field(gt=0, lt=1)
+    val: float = Field(gt=0, lt=1)
+    test: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> "SplitParams":
+        if abs(self.train + self.val + self.test - 1.0) > 1e-6:
+            raise ValueError("data.split fractions train + val + test must sum to 1")
+        return self
+
+
+class DataParams(_Strict):
+    survey: str
+    release: str
+    min_points: int = Field(ge=3)
+    split: SplitParams
+    simulate: SimulateParams
+
+
+class ValidateParams(_Strict):
+    max_bad_fraction: float = Field(ge=0, le=1)
+
+
+class PeriodParams(_Strict):
+    min_period_days: float = Field(gt=0)
+    max_period_days: float = Field(gt=0)
+    oversample: float = Field(gt=0)
+
+
+class FeatureParams(_Strict):
+    fold_length: int = Field(ge=8)
+    period: PeriodParams
+
+
+class SearchSpace(_Strict):
+    n_layers: tuple[int, int]
+    filters: tuple[int, int]
+    dropout: tuple[float, float]
+    lr: tuple[float, float]
+
+
+class FamilySearchParams(_Strict):
+    n_trials: int = Field(ge=1)
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    patience: int = Field(ge=1)
+    pruner: str = "median"
+    seed: int = 0
+    class_weighted: bool = True
+    space: SearchSpace
+
+
+class SearchParams(_Strict):
+    conv_bilstm: FamilySearchParams
+
+
+class GateParams(_Strict):
+    metric: str = "balanced_accuracy"
+    floors: dict[str, float]
+    class_recall_floors: dict[str, float] = {}
+    min_improvement: float = Field(ge=0)
+
+
+class RegistryParams(_Strict):
+    model_name: str
+
+
+class Params(_Strict):
+    """The whole ``params.yaml`` after the chosen profile has been applied."""
+
+    profile: str
+    data: DataParams
+    validation: ValidateParams
+    features: FeatureParams
+    search: SearchParams
+    gates: GateParams
+    registry: RegistryParams
+
+    def hash(self) -> str:
+        """Stable short hash of the effective parameters (recorded on every model version)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_params(
+    path: str | Path | None = None,
+    profile: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Params:
+    """Read ``params.yaml``, apply a profile and then ``overrides`` (nested dict), and validate.
+
+    Parameters
+    ----------
+    path
+        The YAML file; default ``$LCML_PARAMS`` or ``<project>/params.yaml``.
+    profile
+        Name under ``profiles:``; default ``$LCML_PROFILE`` or ``demo``.
+    overrides
+        Nested mapping merged last, e.g. ``{"search": {"conv_bilstm": {"n_trials": 2}}}``.
+    """
+    path = Path(path) if path else params_path()
+    if not path.is_file():
+        raise ConfigError(f"params file not found: {path} (set LCML_PARAMS or LCML_PROJECT_DIR)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    profiles = raw.pop("profiles", {}) or {}
+    profile = profile or os.environ.get("LCML_PROFILE") or DEFAULT_PROFILE
+    if profile not in profiles and profile != "base":
+        known = ", ".join(sorted(profiles)) or "none"
+        raise ConfigError(f"{path}: unknown profile {profile!r} (known: base, {known})")
+    merged = _deep_merge(raw, profiles.get(profile) or {})
+    merged = _deep_merge(merged, overrides or {})
+    merged["profile"] = profile
+    try:
+        return Params.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path} (profile {profile}): {where}: {first['msg']}") from None
+
+
+def project_dir() -> Path:
+    return Path(os.environ.get("LCML_PROJECT_DIR") or Path.cwd()).resolve()
+
+
+def params_path() -> Path:
+    return Path(os.environ.get("LCML_PARAMS") or project_dir() / "params.yaml")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the embedded default keeps its state; environment variables override each."""
+
+    project: Path
+    home: Path
+
+    @classmethod
+    def from_env(cls) -> "Paths":
+        project = project_dir()
+        home = Path(os.environ.get("LCML_HOME") or project / ".lcml").resolve()
+        return cls(project=project, home=home)
+
+    @property
+    def data(self) -> Path:
+        return self.project / "data"
+
+    @property
+    def releases(self) -> Path:
+        return self.data / "releases"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def airflow_home(self) -> Path:
+        return Path(os.environ.get("AIRFLOW_HOME") or self.home / "airflow")
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.home / "mlartifacts"
+
+    @property
+    def optuna_storage(self) -> str:
+        return os.environ.get("LCML_OPTUNA_STORAGE") or f"sqlite:///{self.home / 'optuna.db'}"
+
+    @property
+    def dvc_remote(self) -> str:
+        return os.environ.get("LCML_DVC_REMOTE") or str(self.home / "dvc-remote")
+
+    def ensure(self) -> "Paths":
+        for folder in (self.home, self.reports, self.mlflow_artifacts, self.releases):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self

@@ -1,0 +1,222 @@
+"""Releases: immutable, versioned datasets in the canonical format, split by object id, tracked by DVC.
+
+A release lives in ``data/releases/<survey>/<version>/``:
+
+- ``lightcurves.parquet`` (see :data:`lcml.data.schema.LIGHTCURVE_SCHEMA`), every ingested row;
+- ``objects.parquet`` (optional per-object metadata);
+- ``quarantine.parquet`` (rows rejected by validation, each with its reasons);
+- ``manifest.json`` (survey, version, source, counts, sha256 of each file, validation summary).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from lcml.config import Paths, SplitParams
+from lcml.data.schema import LIGHTCURVE_SCHEMA, SCHEMA_VERSION
+from lcml.errors import InputError, LcmlError
+
+LIGHTCURVES = "lightcurves.parquet"
+OBJECTS = "objects.parquet"
+QUARANTINE = "quarantine.parquet"
+MANIFEST = "manifest.json"
+SPLITS = ("train", "val", "test")
+
+
+def release_id(survey: str, version: str) -> str:
+    return f"{survey}/{version}"
+
+
+def release_dir(paths: Paths, rid: str) -> Path:
+    """Folder of release ``<survey>/<version>``."""
+    survey, _, version = rid.partition("/")
+    if not survey or not version or "/" in version or ".." in rid:
+        raise InputError(f"release id must look like <survey>/<version>, got {rid!r}")
+    return paths.releases / survey / version
+
+
+def split_of(object_id: str, fractions: SplitParams) -> str:
+    """Deterministic split of one object: a star keeps its split when later releases add stars."""
+    bucket = int.from_bytes(hashlib.sha256(object_id.encode()).digest()[:8], "big") / 2**64
+    if bucket < fractions.train:
+        return "train"
+    if bucket < fractions.train + fractions.val:
+        return "val"
+    return "test"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_release(
+    paths: Paths,
+    rid: str,
+    lightcurves: pa.Table,
+    *,
+    source: str,
+    objects: pd.DataFrame | None = None,
+    conversion: str | None = None,
+) -> Path:
+    """Write a new release; an existing one is never overwritten (releases are immutable).
+
+    Parameters
+    ----------
+    lightcurves
+        Table with the canonical columns; extra columns are rejected so nothing is silently lost.
+    source
+        Human-readable origin (e.g. ``simulate(seed=42, n=1200)`` or an input path).
+    conversion
+        How the flux was derived (e.g. magnitudes to relative flux), recorded in the manifest.
+    """
+    folder = release_dir(paths, rid)
+    if folder.exists():
+        raise LcmlError(f"release {rid} already exists at {folder}; releases are immutable")
+    missing = set(LIGHTCURVE_SCHEMA.names) - set(lightcurves.column_names)
+    extra = set(lightcurves.column_names) - set(LIGHTCURVE_SCHEMA.names)
+    if missing or extra:
+        raise InputError(f"release {rid}: columns missing {sorted(missing)}, unexpected {sorted(extra)}")
+    table = lightcurves.select(LIGHTCURVE_SCHEMA.names).cast(LIGHTCURVE_SCHEMA)
+    tmp = folder.with_name(folder.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=False)
+    pq.write_table(table, tmp / LIGHTCURVES, compression="zstd")
+    if objects is not None:
+        objects.to_parquet(tmp / OBJECTS, index=False)
+    labels = [x for x in table.column("label").to_pylist()]
+    manifest = {
+        "release_id": rid,
+        "survey": rid.split("/")[0],
+        "version": rid.split("/")[1],
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": source,
+        "schema_version": SCHEMA_VERSION,
+        "flux_conversion": conversion or "none (flux given as relative flux)",
+        "n_objects": table.num_rows,
+        "class_counts": dict(sorted(Counter(x if x is not None else "<unlabeled>" for x in labels).items())),
+        "files": {p.name: sha256_file(p) for p in sorted(tmp.glob("*.parquet"))},
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.rename(folder)  # appears whole or not at all
+    return folder
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise InputError(f"{folder}: not a release (no {MANIFEST})")
+    return json.loads(path.read_text())
+
+
+def update_manifest(folder: Path, **sections: Any) -> dict[str, Any]:
+    """Add sections (e.g. ``validation``) and refresh file hashes after validation wrote its outputs."""
+    manifest = read_manifest(folder)
+    manifest.update(sections)
+    manifest["files"] = {p.name: sha256_file(p) for p in sorted(folder.glob("*.parquet"))}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def manifest_hash(folder: Path) -> str:
+    return sha256_file(folder / MANIFEST)
+
+
+def quarantined_ids(folder: Path) -> set[str]:
+    path = folder / QUARANTINE
+    if not path.is_file():
+        return set()
+    return set(pq.read_table(path, columns=["object_id"]).column("object_id").to_pylist())
+
+
+def load_release(
+    folder: Path,
+    split: str | None = None,
+    fractions: SplitParams | None = None,
+    *,
+    labelled_only: bool = True,
+) -> pd.DataFrame:
+    """Load the usable rows of a release as a DataFrame (list columns become NumPy arrays).
+
+    Rows in quarantine are left out (they are listed with reasons in ``quarantine.parquet``).
+    With ``split`` given, only that split's objects are returned.
+    """
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    path = folder / LIGHTCURVES
+    if not path.is_file():
+        raise InputError(f"{folder}: release has no {LIGHTCURVES}")
+    frame = pq.read_table(path).to_pandas()
+    bad = quarantined_ids(folder)
+    keep = ~frame["object_id"].isin(bad)
+    if labelled_only:
+        keep &= frame["label"].notna()
+    if split is not None:
+        if fractions is None:
+            raise ValueError("fractions are needed to select a split")
+        keep &= frame["object_id"].map(lambda oid: split_of(oid, fractions)) == split
+    return frame.loc[keep].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- DVC
+
+
+def _dvc(paths: Paths, *args: str) -> str:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "dvc", *args],
+        cwd=paths.project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise LcmlError(f"dvc {' '.join(args)} failed: {detail[-1] if detail else proc.returncode}")
+    return proc.stdout
+
+
+def _in_git_repo(path: Path) -> bool:
+    proc = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True)
+    return proc.returncode == 0 and Path(proc.stdout.strip()).resolve() == path.resolve()
+
+
+def publish(paths: Paths) -> str:
+    """Track ``data/`` with DVC (``data.dvc``) and push it to the remote; return the DVC md5 of ``data/``.
+
+    The remote is configured in ``.dvc/config.local`` (never committed) from ``LCML_DVC_REMOTE`` or the
+    local state folder, so the same project pushes to a folder here and to object storage on servers.
+    """
+    if not (paths.project / ".dvc").is_dir():
+        _dvc(paths, "init", *([] if _in_git_repo(paths.project) else ["--no-scm"]))
+    remote = paths.dvc_remote
+    if "://" not in remote:
+        Path(remote).mkdir(parents=True, exist_ok=True)
+    _dvc(paths, "remote", "add", "--local", "--force", "lcml", remote)
+    _dvc(paths, "add", "data")
+    _dvc(paths, "push", "-r", "lcml")
+    return data_md5(paths)
+
+
+def data_md5(paths: Paths) -> str:
+    """The md5 that ``data.dvc`` records for ``data/`` ("" when ``data/`` is not tracked yet)."""
+    path = paths.project / "data.dvc"
+    if not path.is_file():
+        return ""
+    outs = (yaml.safe_load(path.read_text()) or {}).get("outs") or [{}]
+    return str(outs[0].get("md5", ""))

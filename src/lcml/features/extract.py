@@ -1,0 +1,65 @@
+"""From a raw light curve to the model's inputs: folded shape + a few scalar features."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from lcml.config import FeatureParams
+from lcml.features.fold import fold_resample
+from lcml.features.period import lomb_scargle_period
+
+#: Scalar features fed beside the folded curve (period and amplitude carry what folding removes).
+AUX_FEATURES = ("log10_period", "log10_amplitude", "ls_power")
+
+
+def clean(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Drop non-finite points and bring flux to relative units (median 1)."""
+    time = np.asarray(time, float)
+    flux = np.asarray(flux, float)
+    err = np.ones_like(flux) if flux_err is None else np.asarray(flux_err, float)
+    ok = np.isfinite(time) & np.isfinite(flux) & np.isfinite(err) & (err > 0)
+    time, flux, err = time[ok], flux[ok], err[ok]
+    order = np.argsort(time, kind="stable")
+    time, flux, err = time[order], flux[order], err[order]
+    med = np.median(flux) if flux.size else 1.0
+    if med == 0:
+        med = 1.0
+    return time, flux / med, err / abs(med)
+
+
+def featurize(
+    time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None, params: FeatureParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(folded[fold_length], aux[len(AUX_FEATURES)])`` for one light curve.
+
+    Raises ``ValueError`` when fewer than 3 finite points remain.
+    """
+    t, f, e = clean(time, flux, flux_err)
+    if t.size < 3:
+        raise ValueError(f"light curve has {t.size} finite points; at least 3 are needed")
+    p = params.period
+    found = lomb_scargle_period(
+        t, f, e, min_period=p.min_period_days, max_period=p.max_period_days, oversample=p.oversample
+    )
+    folded = fold_resample(t, f, found.period, params.fold_length)
+    amplitude = float(np.percentile(f, 97.5) - np.percentile(f, 2.5))
+    aux = np.array(
+        [np.log10(found.period), np.log10(max(amplitude, 1e-6)), found.power], dtype=np.float32
+    )
+    return folded, aux
+
+
+def featurize_many(
+    curves: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray | None]], params: FeatureParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack :func:`featurize` over many curves: ``(N, fold_length)`` and ``(N, n_aux)`` arrays."""
+    folded, aux = [], []
+    for t, f, e in curves:
+        x, a = featurize(t, f, e, params)
+        folded.append(x)
+        aux.append(a)
+    if not folded:
+        return np.zeros((0, params.fold_length), np.float32), np.zeros((0, len(AUX_FEATURES)), np.float32)
+    return np.stack(folded), np.stack(aux)

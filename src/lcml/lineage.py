@@ -1,0 +1,32 @@
+"""What produced a model: code version, parameters, data and packages."""
+
+from __future__ import annotations
+
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+TRACKED_PACKAGES = ("lcml", "torch", "mlflow", "optuna", "apache-airflow", "great-expectations", "dvc", "numpy")
+
+
+def git_state(path: Path) -> tuple[str, bool]:
+    """``(commit, dirty)`` of the repository holding ``path``; ``("unknown", False)`` outside git."""
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=path, capture_output=True, text=True)
+
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return "unknown", False
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no").stdout.strip())
+    return head.stdout.strip(), dirty
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out

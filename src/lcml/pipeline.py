@@ -1,0 +1,322 @@
+"""The pipeline's task functions. Airflow tasks, the ``lcml`` CLI and the tests all call these.
+
+Each function takes and returns small, JSON-serialisable things (release ids, run ids, model URIs,
+metric dicts), so they pass through Airflow XCom unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from lcml.config import Params, Paths, load_params
+from lcml.data import release as rel
+from lcml.data.schema import classes_for
+from lcml.errors import InputError
+
+FAMILY = "conv_bilstm"
+
+
+def context(profile: str | None = None, overrides: dict | None = None) -> tuple[Params, Paths]:
+    """Parameters (profile applied) and state paths, with the state folders created."""
+    return load_params(profile=profile, overrides=overrides), Paths.from_env().ensure()
+
+
+def use_tracking_uri(paths: Paths) -> str:
+    """Point this process's MLflow client at the configured backend.
+
+    ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI``, which lcml reads as a user
+    override; restoring the variable keeps a later project (tests, a second CLI call in one process)
+    from inheriting this one's backend.
+    """
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    uri = paths.mlflow_tracking_uri
+    mlflow.set_tracking_uri(uri)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+    return uri
+
+
+def setup_mlflow(paths: Paths, experiment: str) -> str:
+    """Point MLflow at the configured backend and return the experiment id (artifacts under the state dir)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow
+
+    use_tracking_uri(paths)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is not None:
+        exp_id = found.experiment_id
+    else:
+        uri = paths.mlflow_tracking_uri
+        local = uri.startswith("sqlite") or "://" not in uri
+        # a tracking server stores artifacts itself; SQLite keeps them in the state folder
+        location = paths.mlflow_artifacts.as_uri() if local else None
+        exp_id = mlflow.create_experiment(experiment, artifact_location=location)
+    mlflow.set_experiment(experiment_id=exp_id)
+    return exp_id
+
+
+# ---------------------------------------------------------------- data
+
+
+def prepare_release(release: str | None = None, profile: str | None = None, overrides: dict | None = None) -> str:
+    """Return the release id to train on, building the simulated release when it does not exist yet.
+
+    ``release`` defaults to ``<data.survey>/<data.release>``. Versions starting with ``sim`` are made
+    by lcml's simulator (the embedded default); any other release must already exist.
+    """
+    params, paths = context(profile, overrides)
+    rid = release or rel.release_id(params.data.survey, params.data.release)
+    folder = rel.release_dir(paths, rid)
+    if folder.exists():
+        return rid
+    survey, version = rid.split("/", 1)
+    if survey != "kepler" or not version.startswith("sim"):
+        raise InputError(f"release {rid} not found at {folder}")
+    from lcml.data.simulate import simulate_kepler
+
+    sim = params.data.simulate
+    simulated = simulate_kepler(
+        sim.n_objects, seed=sim.seed, class_fractions=sim.class_fractions, duration_days=sim.duration_days
+    )
+    rel.write_release(
+        paths, rid, simulated.lightcurves, objects=simulated.objects,
+        source=f"lcml.data.simulate.simulate_kepler(n_objects={sim.n_objects}, seed={sim.seed}, "
+               f"duration_days={sim.duration_days})",
+    )
+    return rid
+
+
+def validate(release: str, profile: str | None = None, overrides: dict | None = None) -> dict[str, Any]:
+    """Great Expectations validation; raises :class:`~lcml.errors.ValidationFailed` above the bad fraction."""
+    from lcml.data.validate import validate_release
+
+    params, paths = context(profile, overrides)
+    folder = rel.release_dir(paths, release)
+    summary = validate_release(
+        folder,
+        min_points=params.data.min_points,
+        classes=classes_for(release.split("/")[0]),
+        max_bad_fraction=params.validation.max_bad_fraction,
+    )
+    return summary.as_dict()
+
+
+def publish(release: str, profile: str | None = None, overrides: dict | None = None) -> dict[str, str]:
+    """``dvc add data`` + ``dvc push``; returns the DVC md5 of ``data/`` and the manifest hash."""
+    _, paths = context(profile, overrides)
+    md5 = rel.publish(paths)
+    return {"release": release, "data_md5": md5, "manifest_hash": rel.manifest_hash(rel.release_dir(paths, release))}
+
+
+# ---------------------------------------------------------------- training
+
+
+def _split_features(frame, classes, params: Params):
+    import numpy as np
+
+    from lcml.features.extract import featurize_many
+    from lcml.training.loop import Dataset
+
+    index = {c: i for i, c in enumerate(classes)}
+    folded, aux = featurize_many(zip(frame["time"], frame["flux"], frame["flux_err"]), params.features)
+    return Dataset(folded=folded, aux=aux, y=np.array([index[c] for c in frame["label"]], dtype=np.int64))
+
+
+def train(release: str, run_name: str | None = None, profile: str | None = None,
+          overrides: dict | None = None) -> dict[str, Any]:
+    """Optuna search (parent MLflow run, one nested run per trial), then log the best model as a pyfunc.
+
+    Returns the run id, model URI, test metrics and trial counts.
+    """
+    import mlflow
+    import pandas as pd
+
+    from lcml.evaluation import classification_metrics, confusion_figure
+    from lcml.features.extract import AUX_FEATURES
+    from lcml.lineage import git_state, package_versions
+    from lcml.registry import pyfunc
+    from lcml.training.search import run_search, save_optuna_plots
+
+    params, paths = context(profile, overrides)
+    folder = rel.release_dir(paths, release)
+    classes = list(classes_for(release.split("/")[0]))
+    frames = {s: rel.load_release(folder, s, params.data.split) for s in rel.SPLITS}
+    for split, frame in frames.items():
+        if frame.empty:
+            raise InputError(f"release {release}: the {split} split is empty")
+    run_name = run_name or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    study_name = f"{params.registry.model_name}.{FAMILY}.{release}.{run_name}"
+    commit, dirty = git_state(paths.project)
+    lineage = {
+        "release": release,
+        "manifest_hash": rel.manifest_hash(folder),
+        "data_md5": rel.data_md5(paths),
+        "git_commit": commit,
+        "git_dirty": str(dirty).lower(),
+        "params_hash": params.hash(),
+        "profile": params.profile,
+        "family": FAMILY,
+        "study": study_name,
+    }
+    setup_mlflow(paths, params.registry.model_name)
+    with mlflow.start_run(run_name=f"search-{FAMILY}-{run_name}") as run:
+        mlflow.set_tags(lineage)
+        mlflow.log_params({"release": release, "profile": params.profile, "n_trials": params.search.conv_bilstm.n_trials,
+                           "epochs": params.search.conv_bilstm.epochs, "fold_length": params.features.fold_length})
+        mlflow.log_dict(params.model_dump(mode="json"), "params.json")
+        mlflow.log_dict(package_versions(), "package_versions.json")
+        index = pd.concat([f[["object_id", "label"]].assign(split=s) for s, f in frames.items()], ignore_index=True)
+        with warnings.catch_warnings():
+            # MLflow registers two equivalent local sources ("" and "file" schemes) and warns
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+            dataset = mlflow.data.from_pandas(index, source=folder.as_uri(), targets="label", name=release,
+                                              digest=lineage["manifest_hash"][:16])
+        mlflow.log_input(dataset, context="training")
+        train_set = _split_features(frames["train"], classes, params)
+        val_set = _split_features(frames["val"], classes, params)
+        found = run_search(
+            train_set, val_set, n_classes=len(classes), params=params.search.conv_bilstm,
+            study_name=study_name, storage=paths.optuna_storage,
+        )
+        mlflow.log_params({f"best.{k}": v for k, v in found.best_params.items()})
+        mlflow.log_metrics({"best_val_balanced_accuracy": found.best_value, "n_trials": found.n_trials,
+                            "n_pruned": found.n_pruned})
+        with tempfile.TemporaryDirectory() as tmp:
+            for plot in save_optuna_plots(study_name, paths.optuna_storage, Path(tmp)):
+                mlflow.log_artifact(str(plot), "search")
+            config = {
+                "family": FAMILY,
+                "model_name": params.registry.model_name,
+                "classes": classes,
+                "architecture": found.config.as_dict(),
+                "features": params.features.model_dump(mode="json"),
+                "aux_features": list(AUX_FEATURES),
+                "lineage": lineage,
+            }
+            artifacts = pyfunc.save_artifacts(found.model, config, Path(tmp) / "model")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(pyfunc.ENTRY),
+                artifacts=artifacts,
+                signature=pyfunc.signature(classes),
+                input_example=pyfunc.input_example(),
+                model_config={"model_name": params.registry.model_name, "model_version": ""},
+                pip_requirements=[f"{k}=={v}" for k, v in package_versions().items()
+                                  if v != "not installed" and k != "lcml"],
+            )
+        test = frames["test"]
+        predictions = predict_frame(info.model_uri, test)
+        metrics = classification_metrics(test["label"], predictions["label_pred"], classes)
+        mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+        fig = confusion_figure(test["label"], predictions["label_pred"], classes,
+                               title=f"{FAMILY} on {release} (test)")
+        mlflow.log_figure(fig, "confusion_matrix.png")
+    return {
+        "release": release,
+        "run_id": run.info.run_id,
+        "model_uri": info.model_uri,
+        "family": FAMILY,
+        "study": study_name,
+        "n_trials": found.n_trials,
+        "n_pruned": found.n_pruned,
+        "best_trial": found.best_trial,
+        "best_params": found.best_params,
+        "best_val_balanced_accuracy": found.best_value,
+        "metrics": metrics,
+        "lineage": lineage,
+    }
+
+
+def predict_frame(model_uri: str, frame, model_config: dict | None = None):
+    """Score raw light curves (columns object_id, time, flux, flux_err) with a pyfunc model."""
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(model_uri, model_config=model_config)
+    return model.predict(frame[["object_id", "time", "flux", "flux_err"]])
+
+
+# ---------------------------------------------------------------- registry
+
+
+def register_and_gate(trained: dict[str, Any], profile: str | None = None,
+                      overrides: dict | None = None) -> dict[str, Any]:
+    """Register the candidate, re-evaluate the champion on the SAME test objects, apply the gates.
+
+    Passing moves ``challenger`` then ``champion``; failing keeps the version with its reasons and
+    leaves the aliases untouched.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    from lcml.evaluation import classification_metrics
+    from lcml.registry.gates import evaluate_gates
+    from lcml.registry.promote import CHAMPION, alias_version, apply_gate, register_version
+
+    params, paths = context(profile, overrides)
+    name = params.registry.model_name
+    setup_mlflow(paths, name)
+    client = MlflowClient()
+    release = trained["release"]
+    folder = rel.release_dir(paths, release)
+    classes = list(classes_for(release.split("/")[0]))
+    test = rel.load_release(folder, "test", params.data.split)
+
+    champion_version = alias_version(client, name, CHAMPION)
+    champion_metrics = None
+    if champion_version is not None:
+        predictions = predict_frame(f"models:/{name}/{champion_version}", test)
+        champion_metrics = classification_metrics(test["label"], predictions["label_pred"], classes)
+
+    gate = evaluate_gates(trained["metrics"], champion_metrics, params.gates, champion_version)
+    mv = register_version(client, name, trained["model_uri"], trained["run_id"],
+                          {**trained["lineage"], "best_trial": trained["best_trial"]})
+    champion_after = apply_gate(client, name, str(mv.version), gate, trained["metrics"])
+    with mlflow.start_run(run_id=trained["run_id"]):
+        mlflow.log_dict({**gate.as_dict(), "candidate": trained["metrics"], "champion": champion_metrics,
+                         "version": str(mv.version)}, "gates.json")
+        mlflow.set_tags({"gate.verdict": gate.verdict, "registered_version": str(mv.version)})
+    return {
+        "model_name": name,
+        "version": str(mv.version),
+        "verdict": gate.verdict,
+        "reasons": gate.reasons,
+        "champion_before": champion_version,
+        "champion": champion_after,
+        "champion_metrics_same_split": champion_metrics,
+    }
+
+
+def report(release: str, validation: dict, published: dict, trained: dict, gated: dict,
+           tag: str = "latest", profile: str | None = None, overrides: dict | None = None) -> str:
+    """Write the run summary JSON (what ``make demo`` prints) and return its path."""
+    params, paths = context(profile, overrides)
+    manifest = rel.read_manifest(rel.release_dir(paths, release))
+    summary = {
+        "tag": tag,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "release": release,
+        "class_counts": manifest["class_counts"],
+        "validation": validation,
+        "data_md5": published.get("data_md5"),
+        "search": {k: trained[k] for k in ("study", "n_trials", "n_pruned", "best_trial", "best_params",
+                                           "best_val_balanced_accuracy")},
+        "test_metrics": trained["metrics"],
+        "run_id": trained["run_id"],
+        "registry": gated,
+        "tracking_uri": paths.mlflow_tracking_uri,
+    }
+    text = json.dumps(summary, indent=2, default=str) + "\n"
+    (paths.reports / "latest.json").write_text(text)
+    path = paths.reports / f"{tag}.json"
+    path.write_text(text)
+    return str(path)

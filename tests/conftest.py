@@ -1,0 +1,100 @@
+"""Shared fixtures. Every test runs against real components (SQLite MLflow, Airflow, DVC, GX)
+in a throw-away project folder; nothing touches the repository's own state."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Airflow reads AIRFLOW_HOME once, at import: give the whole session its own before anything imports it.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="lcml-tests-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_SESSION_DIR / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_SESSION_DIR / 'airflow' / 'airflow.db'}",
+        "HF_HUB_OFFLINE": "1",
+        "GX_ANALYTICS_ENABLED": "False",
+        "DVC_NO_ANALYTICS": "1",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+)
+for var in ("MLFLOW_TRACKING_URI", "LCML_OPTUNA_STORAGE", "LCML_DVC_REMOTE", "LCML_PARAMS", "LCML_PROFILE"):
+    os.environ.pop(var, None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+def make_project(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    return root
+
+
+def use_project(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    monkeypatch.setenv("LCML_PROJECT_DIR", str(root))
+    monkeypatch.setenv("LCML_HOME", str(root / ".lcml"))
+    monkeypatch.setenv("LCML_PROFILE", "ci")
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """An empty lcml project (params.yaml only) with its own state folder, profile ``ci``."""
+    root = make_project(tmp_path / "project")
+    use_project(monkeypatch, root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory) -> dict:
+    """A project in which the pipeline ran once (profile ``ci``): a release, a registered champion."""
+    from lcml import pipeline
+
+    root = make_project(tmp_path_factory.mktemp("trained") / "project")
+    with pytest.MonkeyPatch.context() as mp:
+        use_project(mp, root)
+        rid = pipeline.prepare_release()
+        validation = pipeline.validate(rid)
+        published = pipeline.publish(rid)
+        trained = pipeline.train(rid, run_name="fixture")
+        gated = pipeline.register_and_gate(trained)
+    return {"root": root, "release": rid, "validation": validation, "published": published,
+            "trained": trained, "gated": gated}
+
+
+@pytest.fixture
+def in_trained(trained_project, monkeypatch) -> dict:
+    use_project(monkeypatch, trained_project["root"])
+    return trained_project
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Migrated Airflow metadata DB (SQLite) for the session."""
+    Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return Path(os.environ["AIRFLOW_HOME"])
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """Real survey data (read-only), from $LCML_REAL_DATA or ../shared/data."""
+    path = Path(os.environ.get("LCML_REAL_DATA", REPO.parent / "shared" / "data"))
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have the real data at {path} (set LCML_REAL_DATA)")
+        pytest.skip(f"real data not found at {path} (set LCML_REAL_DATA)")
+    return path

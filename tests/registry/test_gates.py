@@ -1,0 +1,32 @@
+from lcml.config import GateParams
+from lcml.registry.gates import evaluate_gates
+
+GATES = GateParams(floors={"balanced_accuracy": 0.6, "macro_f1": 0.5}, class_recall_floors={"T2CEP": 0.5},
+                   min_improvement=0.01)
+GOOD = {"balanced_accuracy": 0.8, "macro_f1": 0.7, "recall_T2CEP": 0.6}
+
+
+def test_first_model_needs_only_the_floors():
+    result = evaluate_gates(GOOD, None, GATES)
+    assert result.passed and result.verdict == "passed" and result.reasons == []
+    assert {c["name"] for c in result.checks} == {"floor:balanced_accuracy", "floor:macro_f1", "recall:T2CEP"}
+
+
+def test_each_floor_can_fail_with_a_reason():
+    result = evaluate_gates({**GOOD, "macro_f1": 0.4, "recall_T2CEP": 0.2}, None, GATES)
+    assert not result.passed
+    assert result.reasons == ["macro_f1 0.400 below floor 0.500", "recall of T2CEP 0.200 below floor 0.500"]
+
+
+def test_missing_rare_class_fails_instead_of_passing_silently():
+    result = evaluate_gates({"balanced_accuracy": 0.8, "macro_f1": 0.7}, None, GATES)
+    assert not result.passed and "absent from the test split" in result.reasons[0]
+
+
+def test_must_beat_champion_by_margin():
+    assert not evaluate_gates(GOOD, {"balanced_accuracy": 0.795}, GATES, "3").passed
+    assert not evaluate_gates(GOOD, dict(GOOD), GATES, "3").passed  # a retrain of the same model: no churn
+    result = evaluate_gates(GOOD, {"balanced_accuracy": 0.79}, GATES, "3")
+    assert result.passed and result.champion_version == "3"
+    failed = evaluate_gates(GOOD, {"balanced_accuracy": 0.85}, GATES, "3")
+    assert "does not beat champion v3 (0.850)" in failed.reasons[0]

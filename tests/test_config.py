@@ -1,0 +1,52 @@
+import pytest
+
+from lcml.config import Paths, load_params
+from lcml.errors import ConfigError
+
+from .conftest import REPO
+
+
+def test_demo_profile_is_default_and_ci_overrides(monkeypatch):
+    monkeypatch.delenv("LCML_PROFILE", raising=False)
+    demo = load_params(REPO / "params.yaml")
+    ci = load_params(REPO / "params.yaml", profile="ci")
+    assert demo.profile == "demo"
+    assert ci.data.simulate.n_objects < demo.data.simulate.n_objects
+    assert ci.search.conv_bilstm.n_trials == 2
+    # keys a profile does not mention keep the base value
+    assert ci.search.conv_bilstm.space.filters == demo.search.conv_bilstm.space.filters == (32, 128)
+    assert demo.search.conv_bilstm.space.lr == (1e-5, 1e-1)
+
+
+def test_overrides_and_hash():
+    a = load_params(REPO / "params.yaml", profile="ci")
+    b = load_params(REPO / "params.yaml", profile="ci", overrides={"search": {"conv_bilstm": {"epochs": 1}}})
+    assert b.search.conv_bilstm.epochs == 1
+    assert a.hash() == load_params(REPO / "params.yaml", profile="ci").hash()
+    assert a.hash() != b.hash()
+
+
+def test_unknown_profile_and_bad_values(tmp_path):
+    with pytest.raises(ConfigError, match="unknown profile 'nope'"):
+        load_params(REPO / "params.yaml", profile="nope")
+    with pytest.raises(ConfigError, match="sum to 1"):
+        load_params(REPO / "params.yaml", profile="ci", overrides={"data": {"split": {"train": 0.9}}})
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(bad)
+
+
+def test_paths_default_and_env_override(tmp_path, monkeypatch):
+    monkeypatch.setenv("LCML_PROJECT_DIR", str(tmp_path))
+    monkeypatch.delenv("LCML_HOME", raising=False)
+    paths = Paths.from_env()
+    assert paths.home == tmp_path / ".lcml"
+    assert paths.mlflow_tracking_uri == f"sqlite:///{tmp_path / '.lcml' / 'mlflow.db'}"
+    assert paths.optuna_storage.endswith("optuna.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    monkeypatch.setenv("LCML_OPTUNA_STORAGE", "postgresql://u@h/optuna")
+    assert Paths.from_env().mlflow_tracking_uri == "http://127.0.0.1:5000"
+    assert Paths.from_env().optuna_storage == "postgresql://u@h/optuna"

@@ -1,0 +1,70 @@
+"""The pipeline functions end to end (in-process, no Airflow), on the session's trained project."""
+
+import json
+
+import mlflow
+from mlflow import MlflowClient
+
+from lcml import pipeline
+from lcml.config import Paths, load_params
+from lcml.registry.promote import CHAMPION, alias_version
+
+NAME = "kepler-variable-star-classifier"
+LINEAGE = ("release", "manifest_hash", "data_md5", "git_commit", "git_dirty", "params_hash", "family", "study")
+
+
+def test_first_run_registers_a_champion_with_lineage(in_trained):
+    trained, gated = in_trained["trained"], in_trained["gated"]
+    assert gated["verdict"] == "passed" and gated["champion"] == gated["version"] == "1"
+    client = MlflowClient()
+    mv = client.get_model_version(NAME, "1")
+    for key in LINEAGE:
+        assert mv.tags.get(key), f"version 1 lacks lineage tag {key}"
+    assert mv.tags["release"] == in_trained["release"] == "kepler/sim-v1"
+    assert mv.tags["data_md5"] == in_trained["published"]["data_md5"]
+    assert mv.tags["params_hash"] == load_params().hash()
+    assert mv.tags["gate.verdict"] == "passed"
+    # the search: one parent run, a nested run per trial
+    children = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{trained['run_id']}'",
+                                  search_all_experiments=True)
+    assert len(children) == trained["n_trials"] == 2
+    parent = client.get_run(trained["run_id"])
+    assert parent.data.metrics["test_balanced_accuracy"] == trained["metrics"]["balanced_accuracy"]
+    artifacts = {a.path for a in client.list_artifacts(trained["run_id"])}
+    assert {"confusion_matrix.png", "gates.json", "params.json"} <= artifacts
+    assert parent.inputs.dataset_inputs[0].dataset.name == "kepler/sim-v1"
+    for split in ("train", "val", "test"):
+        assert f"recall_" in " ".join(trained["metrics"]) and trained["metrics"]["n_test"] > 0
+
+
+def test_model_artifacts_are_not_pickles(in_trained):
+    local = mlflow.artifacts.download_artifacts(in_trained["trained"]["model_uri"])
+    from pathlib import Path
+
+    files = {p.name for p in Path(local).rglob("*") if p.is_file()}
+    assert "weights.safetensors" in files and "model.json" in files
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".pt", ".pth"))]
+
+
+def test_rerun_on_same_release_does_not_churn_champion(in_trained):
+    rid = in_trained["release"]
+    again = pipeline.train(rid, run_name="rerun")
+    assert again["metrics"] == in_trained["trained"]["metrics"]  # same data, same seeds, same model
+    gated = pipeline.register_and_gate(again)
+    assert gated["verdict"] == "failed"
+    assert "does not beat champion v1" in gated["reasons"][0]
+    # the champion was re-evaluated on the same test objects and scored what it scored at training
+    assert gated["champion_metrics_same_split"]["balanced_accuracy"] == again["metrics"]["balanced_accuracy"]
+    assert alias_version(MlflowClient(), NAME, CHAMPION) == "1"
+    tags = MlflowClient().get_model_version(NAME, gated["version"]).tags
+    assert tags["gate.verdict"] == "failed" and json.loads(tags["gate.reasons"])
+
+
+def test_report_summarises_the_run(in_trained):
+    t = in_trained
+    path = pipeline.report(t["release"], t["validation"], t["published"], t["trained"], t["gated"], tag="unit")
+    summary = json.loads(open(path).read())
+    assert summary["release"] == "kepler/sim-v1"
+    assert sum(summary["class_counts"].values()) == load_params().data.simulate.n_objects
+    assert summary["registry"]["champion"] == "1"
+    assert (Paths.from_env().reports / "latest.json").is_file()
