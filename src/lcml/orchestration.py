@@ -29,6 +29,8 @@ def airflow_env(paths: Paths, extra: dict[str, str] | None = None) -> dict[str, 
         "GX_ANALYTICS_ENABLED": "False",
         "DVC_NO_ANALYTICS": "1",
         "HF_HUB_OFFLINE": "1",
+        # `airflow standalone` starts its components as `airflow ...` from PATH
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
     env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}")
     env.update(extra or {})
