@@ -10,8 +10,11 @@ from lcml.config import FeatureParams
 from lcml.features.fold import fold_resample
 from lcml.features.period import lomb_scargle_period
 
-#: Scalar features fed beside the folded curve (period and amplitude carry what folding removes).
-AUX_FEATURES = ("log10_period", "log10_amplitude", "ls_power")
+#: Scalar features fed beside the folded curve: period and amplitude carry what folding removes,
+#: band powers tell hybrids (both bands) from pure p- or g-mode pulsators, and the alternation of
+#: minima at twice the period catches eclipsing binaries that Lomb-Scargle finds at half their period.
+AUX_FEATURES = ("log10_period", "log10_amplitude", "ls_power", "low_band_power", "high_band_power",
+                "double_period_alternation")
 
 
 def clean(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None) -> tuple[np.ndarray, ...]:
@@ -46,9 +49,22 @@ def featurize(
     folded = fold_resample(t, f, found.period, params.fold_length)
     amplitude = float(np.percentile(f, 97.5) - np.percentile(f, 2.5))
     aux = np.array(
-        [np.log10(found.period), np.log10(max(amplitude, 1e-6)), found.power], dtype=np.float32
+        [np.log10(found.period), np.log10(max(amplitude, 1e-6)), found.power,
+         found.low_band_power, found.high_band_power, double_period_alternation(t, f, found.period)],
+        dtype=np.float32,
     )
     return folded, aux
+
+
+def double_period_alternation(time: np.ndarray, flux: np.ndarray, period: float, bins: int = 32) -> float:
+    """How much the two halves of a fold at ``2 * period`` differ, relative to the range (0..~1).
+
+    Near 0 for a pulsator folded at its true period; large for a binary with unequal eclipses that
+    Lomb-Scargle picked up at half its orbital period.
+    """
+    double = fold_resample(time, flux, 2 * period, 2 * bins)
+    first, second = double[:bins], double[bins:]
+    return float(np.sqrt(np.mean((first - second) ** 2)))
 
 
 def featurize_many(

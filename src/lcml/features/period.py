@@ -8,10 +8,16 @@ import numpy as np
 from astropy.timeseries import LombScargle
 
 
+#: Split between g-mode (gamma Dor) and p-mode (delta Scuti) frequencies, cycles/day.
+BAND_SPLIT_CPD = 4.0
+
+
 @dataclass(frozen=True)
 class PeriodResult:
-    period: float  # days
-    power: float   # normalised LS power of the peak, 0..1
+    period: float           # days
+    power: float            # normalised LS power of the peak, 0..1
+    low_band_power: float   # highest peak below BAND_SPLIT_CPD
+    high_band_power: float  # highest peak above BAND_SPLIT_CPD (0 when the grid stops below it)
 
 
 def frequency_grid(baseline: float, min_period: float, max_period: float, oversample: float) -> np.ndarray:
@@ -46,4 +52,10 @@ def lomb_scargle_period(
     )
     power = np.nan_to_num(power, nan=0.0)
     best = int(np.argmax(power))
-    return PeriodResult(period=float(1.0 / grid[best]), power=float(power[best]))
+    low, high = power[grid < BAND_SPLIT_CPD], power[grid >= BAND_SPLIT_CPD]
+    return PeriodResult(
+        period=float(1.0 / grid[best]),
+        power=float(power[best]),
+        low_band_power=float(low.max()) if low.size else 0.0,
+        high_band_power=float(high.max()) if high.size else 0.0,
+    )
