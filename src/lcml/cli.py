@@ -195,14 +195,17 @@ def registry_status(
     from rich.table import Table
 
     table = Table(title=f"{name}  aliases: " + (", ".join(f"@{a}→v{v}" for a, v in info["aliases"].items()) or "none"))
-    for col in ("version", "aliases", "family", "release", "bal.acc", "macro-F1", "verdict", "reasons"):
-        table.add_column(col)
+    for col in ("version", "aliases", "family", "release", "bal.acc", "macro-F1", "verdict"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("reasons", overflow="fold", min_width=30)
     for v in info["versions"]:
         m = v["metrics"]
         table.add_row(v["version"], ",".join(v["aliases"]), v["family"], v["release"],
                       f"{m.get('balanced_accuracy', float('nan')):.3f}", f"{m.get('macro_f1', float('nan')):.3f}",
                       v["verdict"], "; ".join(v["reasons"]))
-    Console().print(table)
+    console = Console()
+    console.width = max(console.width, 140)  # piped output defaults to 80 columns
+    console.print(table)
 
 
 # ---------------------------------------------------------------- summary
