@@ -208,6 +208,174 @@ def registry_status(
     console.print(table)
 
 
+def _client(profile: Optional[str] = None):
+    from mlflow import MlflowClient
+
+    from lcml import pipeline
+
+    params, paths = pipeline.context(profile)
+    pipeline.use_tracking_uri(paths)
+    return MlflowClient(), params, paths
+
+
+def _wide_console():
+    from rich.console import Console
+
+    console = Console()
+    console.width = max(console.width, 120)
+    return console
+
+
+@registry_app.command("rollback")
+@guarded
+def registry_rollback(
+    name: Annotated[str, typer.Argument(help="registered model")],
+    reason: Annotated[str, typer.Option(help="why (recorded in the history and on the version)")],
+    to: Annotated[Optional[str], typer.Option(help="version to restore (default: the previous champion)")] = None,
+):
+    """Point @champion back at an earlier version and record why."""
+    from lcml.registry.promote import registry_lock, rollback
+
+    client, _, paths = _client()
+    with registry_lock(paths.home, name):
+        old, new = rollback(client, name, reason=reason, to=to)
+    typer.echo(f"{name}: @champion v{old} -> v{new} ({reason})")
+
+
+@registry_app.command("history")
+@guarded
+def registry_history(name: Annotated[str, typer.Argument(help="registered model")],
+                     as_json: Annotated[bool, typer.Option("--json")] = False):
+    """Every promotion, refusal and rollback of NAME, oldest first."""
+    from rich.table import Table
+
+    from lcml.registry.promote import history
+
+    client, _, _ = _client()
+    events = history(client, name)
+    if as_json:
+        typer.echo(json.dumps(events, indent=2))
+        return
+    if not events:
+        fail(f"no registry events for {name!r}")
+    table = Table(title=f"{name} history")
+    for col in ("time", "action", "version", "previous", "user"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    for e in events:
+        table.add_row(e["time"], e["action"], e["version"], e["previous"], e["user"], e["reason"])
+    _wide_console().print(table)
+
+
+@registry_app.command("compare")
+@guarded
+def registry_compare(name: str, v1: str, v2: str, as_json: Annotated[bool, typer.Option("--json")] = False):
+    """Test metrics of two versions side by side, per class."""
+    from rich.table import Table
+
+    from lcml.registry.promote import resolve_version, version_metrics
+
+    client, _, _ = _client()
+    a = version_metrics(client, *resolve_version(client, f"{name}/{v1}"))
+    b = version_metrics(client, *resolve_version(client, f"{name}/{v2}"))
+    ra = client.get_model_version(name, v1).tags.get("release", "")
+    rb = client.get_model_version(name, v2).tags.get("release", "")
+    keys = [k for k in ("accuracy", "balanced_accuracy", "macro_f1", "n_test") if k in a or k in b]
+    keys += sorted({k for k in (*a, *b) if k.startswith("recall_")})
+    rows = [{"metric": k, f"v{v1}": a.get(k), f"v{v2}": b.get(k),
+             "delta": (b[k] - a[k]) if k in a and k in b else None} for k in keys]
+    if as_json:
+        typer.echo(json.dumps({"releases": {v1: ra, v2: rb}, "metrics": rows}, indent=2))
+        return
+    note = "" if ra == rb else f"  (different test sets: {ra} vs {rb})"
+    table = Table(title=f"{name}: v{v1} vs v{v2}{note}")
+    for col in ("metric", f"v{v1}", f"v{v2}", "delta"):
+        table.add_column(col, no_wrap=True)
+    fmt = lambda x: "—" if x is None else f"{x:.3f}"  # noqa: E731
+    for r in rows:
+        table.add_row(r["metric"], fmt(r[f"v{v1}"]), fmt(r[f"v{v2}"]), fmt(r["delta"]))
+    _wide_console().print(table)
+
+
+@registry_app.command("lineage")
+@guarded
+def registry_lineage(ref: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION")],
+                     as_json: Annotated[bool, typer.Option("--json")] = False):
+    """What made a version: release, data hashes, code, parameters, packages, search."""
+    import mlflow
+
+    from lcml.registry.promote import resolve_version
+
+    client, _, _ = _client()
+    name, version = resolve_version(client, ref)
+    mv = client.get_model_version(name, version)
+    run = client.get_run(mv.run_id)
+    try:
+        packages = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/package_versions.json")
+    except Exception:  # older runs may lack it; lineage still prints the rest
+        packages = {}
+    datasets = [{"name": d.dataset.name, "digest": d.dataset.digest, "source": d.dataset.source}
+                for d in (run.inputs.dataset_inputs if run.inputs else [])]
+    keys = ("release", "manifest_hash", "data_md5", "git_commit", "git_dirty", "params_hash", "profile",
+            "family", "study", "best_trial")
+    chain = {"model": f"{name} v{version}", **{k: mv.tags.get(k, "") for k in keys},
+             "training_run": mv.run_id, "model_source": mv.source, "datasets": datasets, "packages": packages}
+    if as_json:
+        typer.echo(json.dumps(chain, indent=2, default=str))
+        return
+    typer.echo(f"{name} v{version}  <-  run {mv.run_id} ({chain['family']}, study {chain['study']}, "
+               f"trial {chain['best_trial']})")
+    typer.echo(f"  <-  release {chain['release']}  manifest sha256 {chain['manifest_hash'][:16]}…  "
+               f"DVC md5 {chain['data_md5']}")
+    typer.echo(f"  <-  code {chain['git_commit'][:12]} (dirty: {chain['git_dirty']})  params {chain['params_hash']} "
+               f"(profile {chain['profile']})")
+    typer.echo("  packages: " + ", ".join(f"{k} {v}" for k, v in packages.items()))
+    for d in datasets:
+        typer.echo(f"  dataset input: {d['name']} (digest {d['digest']}) from {d['source']}")
+
+
+@registry_app.command("card")
+@guarded
+def registry_card(ref: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION")]):
+    """Print the model card (markdown) of a version."""
+    import mlflow
+
+    from lcml.registry.card import CARD
+    from lcml.registry.promote import resolve_version
+
+    client, _, _ = _client()
+    name, version = resolve_version(client, ref)
+    run_id = client.get_model_version(name, version).run_id
+    try:
+        typer.echo(mlflow.artifacts.load_text(f"runs:/{run_id}/{CARD}"))
+    except Exception:
+        fail(f"{name} v{version} has no model card (run {run_id})")
+
+
+@app.command("reproduce")
+@guarded
+def reproduce(name: str, version: str):
+    """Re-run training of NAME VERSION from its recorded release and parameters; report the difference."""
+    import mlflow
+
+    from lcml import pipeline
+    from lcml.config import Params
+
+    client, _, _ = _client()
+    mv = client.get_model_version(name, version) if version.isdigit() else None
+    if mv is None:
+        fail(f"VERSION must be a number, got {version!r}")
+    recorded = Params.model_validate(mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/params.json"))
+    before = client.get_run(mv.run_id).data.metrics
+    again = pipeline.train(mv.tags["release"], run_name=f"reproduce-v{version}", params=recorded)
+    diff = again["metrics"]["balanced_accuracy"] - before["test_balanced_accuracy"]
+    typer.echo(json.dumps({"model": f"{name} v{version}", "release": mv.tags["release"],
+                           "recorded_balanced_accuracy": before["test_balanced_accuracy"],
+                           "reproduced_balanced_accuracy": again["metrics"]["balanced_accuracy"],
+                           "difference": diff, "within_1_point": abs(diff) <= 0.01,
+                           "reproduction_run": again["run_id"]}, indent=2))
+
+
 # ---------------------------------------------------------------- summary
 
 

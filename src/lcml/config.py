@@ -105,6 +105,7 @@ class GateParams(_Strict):
     floors: dict[str, float]
     class_recall_floors: dict[str, float] = {}
     min_improvement: float = Field(ge=0)
+    max_latency_ms: float | None = Field(default=None, gt=0)
 
 
 class RegistryParams(_Strict):

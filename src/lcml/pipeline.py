@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -133,9 +134,10 @@ def _split_features(frame, classes, params: Params):
 
 
 def train(release: str, run_name: str | None = None, profile: str | None = None,
-          overrides: dict | None = None) -> dict[str, Any]:
+          overrides: dict | None = None, params: Params | None = None) -> dict[str, Any]:
     """Optuna search (parent MLflow run, one nested run per trial), then log the best model as a pyfunc.
 
+    ``params`` replaces ``params.yaml`` (``lcml reproduce`` passes the recorded ones).
     Returns the run id, model URI, test metrics and trial counts.
     """
     import mlflow
@@ -147,8 +149,11 @@ def train(release: str, run_name: str | None = None, profile: str | None = None,
     from lcml.registry import pyfunc
     from lcml.training.search import run_search, save_optuna_plots
 
-    params, paths = context(profile, overrides)
+    loaded, paths = context(profile, overrides)
+    params = params or loaded
     folder = rel.release_dir(paths, release)
+    if not folder.is_dir():
+        raise InputError(f"release {release} not found at {folder} (dvc pull, or build it first)")
     classes = list(classes_for(release.split("/")[0]))
     frames = {s: rel.load_release(folder, s, params.data.split) for s in rel.SPLITS}
     for split, frame in frames.items():
@@ -215,9 +220,12 @@ def train(release: str, run_name: str | None = None, profile: str | None = None,
                                   if v != "not installed" and k != "lcml"],
             )
         test = frames["test"]
+        started = time.perf_counter()
         predictions = predict_frame(info.model_uri, test)
+        latency_ms = 1000 * (time.perf_counter() - started) / len(test)
         metrics = classification_metrics(test["label"], predictions["label_pred"], classes)
         mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+        mlflow.log_metric("latency_ms_per_curve", latency_ms)
         fig = confusion_figure(test["label"], predictions["label_pred"], classes,
                                title=f"{FAMILY} on {release} (test)")
         mlflow.log_figure(fig, "confusion_matrix.png")
@@ -233,6 +241,7 @@ def train(release: str, run_name: str | None = None, profile: str | None = None,
         "best_params": found.best_params,
         "best_val_balanced_accuracy": found.best_value,
         "metrics": metrics,
+        "latency_ms_per_curve": latency_ms,
         "lineage": lineage,
     }
 
@@ -252,15 +261,17 @@ def register_and_gate(trained: dict[str, Any], profile: str | None = None,
                       overrides: dict | None = None) -> dict[str, Any]:
     """Register the candidate, re-evaluate the champion on the SAME test objects, apply the gates.
 
-    Passing moves ``challenger`` then ``champion``; failing keeps the version with its reasons and
-    leaves the aliases untouched.
+    Runs under the registry lock, so concurrent runs promote one at a time and the gate always
+    compares with the champion of that moment. Passing moves ``challenger`` then ``champion``;
+    failing keeps the version with its reasons and leaves the aliases untouched. Calling it again
+    for the same training run changes nothing.
     """
     import mlflow
     from mlflow import MlflowClient
 
     from lcml.evaluation import classification_metrics
-    from lcml.registry.gates import evaluate_gates
-    from lcml.registry.promote import CHAMPION, alias_version, apply_gate, register_version
+    from lcml.registry.card import CARD, render_card
+    from lcml.registry.promote import CHAMPION, alias_version, gate_and_promote, register_version, registry_lock
 
     params, paths = context(profile, overrides)
     name = params.registry.model_name
@@ -270,29 +281,36 @@ def register_and_gate(trained: dict[str, Any], profile: str | None = None,
     folder = rel.release_dir(paths, release)
     classes = list(classes_for(release.split("/")[0]))
     test = rel.load_release(folder, "test", params.data.split)
+    scored: dict[str, dict] = {}
 
-    champion_version = alias_version(client, name, CHAMPION)
-    champion_metrics = None
-    if champion_version is not None:
-        predictions = predict_frame(f"models:/{name}/{champion_version}", test)
-        champion_metrics = classification_metrics(test["label"], predictions["label_pred"], classes)
+    def champion_metrics(version: str) -> dict[str, float]:
+        predictions = predict_frame(f"models:/{name}/{version}", test)
+        scored[version] = classification_metrics(test["label"], predictions["label_pred"], classes)
+        return scored[version]
 
-    gate = evaluate_gates(trained["metrics"], champion_metrics, params.gates, champion_version)
-    mv = register_version(client, name, trained["model_uri"], trained["run_id"],
-                          {**trained["lineage"], "best_trial": trained["best_trial"]})
-    champion_after = apply_gate(client, name, str(mv.version), gate, trained["metrics"])
+    candidate = {**trained["metrics"], "latency_ms_per_curve": trained["latency_ms_per_curve"]}
+    with registry_lock(paths.home, name):
+        champion_before = alias_version(client, name, CHAMPION)
+        mv = register_version(client, name, trained["model_uri"], trained["run_id"],
+                              {**trained["lineage"], "best_trial": trained["best_trial"]})
+        version = str(mv.version)
+        gate = gate_and_promote(client, name, version, candidate, params.gates, champion_metrics)
+        champion_after = alias_version(client, name, CHAMPION)
+    card = render_card(name=name, version=version, trained=trained, gate=gate.as_dict(),
+                       manifest=rel.read_manifest(folder), classes=classes, champion_before=champion_before)
     with mlflow.start_run(run_id=trained["run_id"]):
-        mlflow.log_dict({**gate.as_dict(), "candidate": trained["metrics"], "champion": champion_metrics,
-                         "version": str(mv.version)}, "gates.json")
-        mlflow.set_tags({"gate.verdict": gate.verdict, "registered_version": str(mv.version)})
+        mlflow.log_dict({**gate.as_dict(), "candidate": candidate, "champion": scored.get(champion_before or ""),
+                         "version": version}, "gates.json")
+        mlflow.log_text(card, CARD)
+        mlflow.set_tags({"gate.verdict": gate.verdict, "registered_version": version})
     return {
         "model_name": name,
-        "version": str(mv.version),
+        "version": version,
         "verdict": gate.verdict,
         "reasons": gate.reasons,
-        "champion_before": champion_version,
+        "champion_before": champion_before,
         "champion": champion_after,
-        "champion_metrics_same_split": champion_metrics,
+        "champion_metrics_same_split": scored.get(champion_before or ""),
     }
 
 

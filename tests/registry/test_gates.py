@@ -30,3 +30,11 @@ def test_must_beat_champion_by_margin():
     assert result.passed and result.champion_version == "3"
     failed = evaluate_gates(GOOD, {"balanced_accuracy": 0.85}, GATES, "3")
     assert "does not beat champion v3 (0.850)" in failed.reasons[0]
+
+
+def test_latency_ceiling():
+    gates = GATES.model_copy(update={"max_latency_ms": 50.0})
+    assert evaluate_gates({**GOOD, "latency_ms_per_curve": 20.0}, None, gates).passed
+    slow = evaluate_gates({**GOOD, "latency_ms_per_curve": 80.0}, None, gates)
+    assert not slow.passed and "above the ceiling 50.0 ms" in slow.reasons[0]
+    assert not evaluate_gates(GOOD, None, gates).passed  # not measured: cannot pass a ceiling

@@ -48,6 +48,13 @@ def evaluate_gates(
         detail = (f"class {cls} absent from the test split, its recall floor cannot be checked"
                   if value is None else f"recall of {cls} {value:.3f} below floor {floor:.3f}")
         checks.append(_check(f"recall:{cls}", value, floor, detail))
+    if gates.max_latency_ms is not None:
+        latency = candidate.get("latency_ms_per_curve")
+        checks.append({
+            "name": "latency_ms_per_curve", "value": latency, "threshold": gates.max_latency_ms,
+            "passed": latency is not None and latency <= gates.max_latency_ms,
+            "detail": f"scoring latency {_fmt(latency)} ms per curve above the ceiling {gates.max_latency_ms:.1f} ms",
+        })
     if champion is not None:
         metric = gates.metric
         ours, theirs = candidate.get(metric), champion.get(metric)

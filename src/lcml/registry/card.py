@@ -1,0 +1,63 @@
+"""Model cards: a markdown page per registered version, logged with its training run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CARD = "model_card.md"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_card(*, name: str, version: str, trained: dict, gate: dict, manifest: dict, classes: list[str],
+                champion_before: str | None) -> str:
+    """Markdown card: data, metrics per class, gates and verdict, settings, intended use, lineage."""
+    m = trained["metrics"]
+    lineage = trained["lineage"]
+    counts = manifest.get("class_counts", {})
+    per_class = [[c, counts.get(c, 0), f"{m[f'recall_{c}']:.3f}" if f"recall_{c}" in m else "absent from test"]
+                 for c in classes]
+    checks = [[c["name"], "n/a" if c["value"] is None else f"{c['value']:.3f}", f"{c['threshold']:.3f}",
+               "pass" if c["passed"] else "FAIL"] for c in gate.get("checks", [])]
+    verdict = gate.get("verdict", "pending")
+    return f"""# {name} v{version}
+
+Family `{trained['family']}`, trained on release `{trained['release']}`; gate verdict **{verdict}**
+(champion before: {'v' + champion_before if champion_before else 'none'}).
+
+## Data
+Release `{trained['release']}` ({manifest.get('n_objects', '?')} objects, source: {manifest.get('source', '?')}).
+Validation: {manifest.get('validation', {}).get('n_quarantined', '?')} rows quarantined.
+Splits are a hash of `object_id`; test set: {int(m.get('n_test', 0))} objects.
+
+{_table(['class', 'objects in release', 'test recall'], per_class)}
+
+## Metrics (test split)
+accuracy {m['accuracy']:.3f} · balanced accuracy {m['balanced_accuracy']:.3f} · macro-F1 {m['macro_f1']:.3f}
+· scoring latency {trained.get('latency_ms_per_curve', float('nan')):.1f} ms per curve (raw light curve to probabilities)
+
+## Gates
+{_table(['check', 'value', 'threshold', 'result'], checks) if checks else 'No checks recorded.'}
+
+{'Reasons: ' + '; '.join(gate.get('reasons', [])) if gate.get('reasons') else ''}
+
+## Training
+Optuna study `{trained['study']}`: {trained['n_trials']} trials ({trained['n_pruned']} pruned), best trial
+{trained['best_trial']} with {trained['best_params']} (validation balanced accuracy
+{trained['best_val_balanced_accuracy']:.3f}). Profile `{lineage.get('profile')}`, params hash `{lineage.get('params_hash')}`.
+
+## Intended use and known limits
+Classifies periodic variable-star light curves into {', '.join(classes)} from raw time/flux/flux_err.
+Input must be a light curve of one star spanning several cycles; the model computes its own period
+(Lomb-Scargle), so eclipsing binaries may be folded at half their orbital period. Classes outside this
+list are forced into one of them — check `proba`. Trained on `{trained['release']}`: if that is a
+simulated release, accuracy on real survey data is not established by these numbers.
+
+## Lineage
+{_table(['key', 'value'], [[k, f'`{v}`'] for k, v in lineage.items()])}
+| training run | `{trained['run_id']}` |
+"""
