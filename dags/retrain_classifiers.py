@@ -1,6 +1,9 @@
 """
 ### Retrain the variable-star classifiers of one survey release
 
+Scheduled on the release Assets that `survey_release` updates (the event's extra names the release);
+can also be triggered by hand with a `release`.
+
 `prepare_release` → `validate` (Great Expectations; too many bad rows fails the run here, before any
 training) → `publish` (DVC add + push of `data/`) → `train` (Optuna search of the Conv+BiLSTM family,
 one parent MLflow run and a nested run per trial; best model logged as a pyfunc) → `register_and_gate`
@@ -9,7 +12,9 @@ move only when every gate in `params.yaml` passes) → `report` (summary JSON un
 
 **Params** (trigger with config): `release` — `<survey>/<version>`, default from `params.yaml`
 (`kepler/sim-*` releases are simulated when missing); `profile` — `params.yaml` profile
-(default `$LCML_PROFILE` or `demo`); `tag` — name of this run's search and report (default: the run id).
+(default `$LCML_PROFILE` or `demo`); `tag` — name of this run's search and report (default: the run id);
+`force` — retrain even when a version was already trained from this release with the same params and commit
+(otherwise that version is reported and nothing changes).
 
 Every task calls a function of `lcml.pipeline`; the same functions back the `lcml` CLI.
 Only ids, paths, URIs and small metric dicts travel through XCom.
@@ -21,6 +26,8 @@ import re
 
 import pendulum
 from airflow.sdk import Param, dag, task
+
+from lcml.assets import SURVEYS, release_asset
 
 
 def _opts(context) -> dict:
@@ -34,7 +41,7 @@ def _tag(context) -> str:
 
 @dag(
     dag_id="retrain_classifiers",
-    schedule=None,
+    schedule=[release_asset(s) for s in SURVEYS],  # any survey's new release (or a manual trigger)
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -44,6 +51,7 @@ def _tag(context) -> str:
         "release": Param(None, type=["null", "string"], description="<survey>/<version>"),
         "profile": Param(None, type=["null", "string"], description="params.yaml profile"),
         "tag": Param(None, type=["null", "string"], description="name of this run's search and report"),
+        "force": Param(False, type="boolean", description="retrain even if this release was trained already"),
     },
 )
 def retrain_classifiers():
@@ -51,7 +59,11 @@ def retrain_classifiers():
     def prepare_release(**context) -> str:
         from lcml import pipeline
 
-        return pipeline.prepare_release(context["params"].get("release") or None, **_opts(context))
+        from lcml.assets import release_from_events
+
+        # an asset-triggered run trains the release the event announced; a manual run uses its params
+        release = release_from_events(context) or context["params"].get("release") or None
+        return pipeline.prepare_release(release, **_opts(context))
 
     @task
     def validate(release: str, **context) -> dict:
@@ -69,7 +81,8 @@ def retrain_classifiers():
     def train(release: str, published: dict, **context) -> dict:
         from lcml import pipeline
 
-        return pipeline.train(release, run_name=_tag(context), **_opts(context))
+        return pipeline.train(release, run_name=_tag(context), force=bool(context["params"].get("force")),
+                              **_opts(context))
 
     @task
     def register_and_gate(trained: dict, **context) -> dict:

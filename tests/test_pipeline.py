@@ -46,9 +46,20 @@ def test_model_artifacts_are_not_pickles(in_trained):
     assert not [f for f in files if f.endswith((".pkl", ".pickle", ".pt", ".pth"))]
 
 
-def test_rerun_on_same_release_does_not_churn_champion(in_trained):
+def test_rerun_on_same_release_is_skipped(in_trained):
+    client = MlflowClient()
+    before = len(client.search_model_versions(f"name='{NAME}'"))
+    again = pipeline.train(in_trained["release"], run_name="same-again")
+    assert again["skipped"] is True and again["version"] == "1"
+    assert again["metrics"]["balanced_accuracy"] == in_trained["trained"]["metrics"]["balanced_accuracy"]
+    gated = pipeline.register_and_gate(again)
+    assert gated["skipped"] and gated["version"] == "1" and gated["champion"] == "1"
+    assert len(client.search_model_versions(f"name='{NAME}'")) == before
+
+
+def test_forced_rerun_on_same_release_does_not_churn_champion(in_trained):
     rid = in_trained["release"]
-    again = pipeline.train(rid, run_name="rerun")
+    again = pipeline.train(rid, run_name="rerun", force=True)
     assert again["metrics"] == in_trained["trained"]["metrics"]  # same data, same seeds, same model
     gated = pipeline.register_and_gate(again)
     assert gated["verdict"] == "failed"

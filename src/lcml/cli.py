@@ -80,7 +80,8 @@ def data_publish(release: str, profile: Profile = None):
 @app.command("train")
 @guarded
 def train(release: Annotated[Optional[str], typer.Option(help="<survey>/<version>")] = None, profile: Profile = None,
-          tag: Annotated[Optional[str], typer.Option(help="run name")] = None):
+          tag: Annotated[Optional[str], typer.Option(help="run name")] = None,
+          force: Annotated[bool, typer.Option(help="retrain even if this release was trained already")] = False):
     """Build/validate/publish, search, register and gate in this process (no Airflow)."""
     from lcml import pipeline
 
@@ -88,7 +89,7 @@ def train(release: Annotated[Optional[str], typer.Option(help="<survey>/<version
     validation = pipeline.validate(rid, profile=profile)
     published = pipeline.publish(rid, profile=profile)
     tag = tag or datetime.now(timezone.utc).strftime("cli-%Y%m%dT%H%M%S")
-    trained = pipeline.train(rid, run_name=tag, profile=profile)
+    trained = pipeline.train(rid, run_name=tag, profile=profile, force=force)
     gated = pipeline.register_and_gate(trained, profile=profile)
     path = pipeline.report(rid, validation, published, trained, gated, tag=tag, profile=profile)
     print_summary(json.loads(Path(path).read_text()))
@@ -97,14 +98,14 @@ def train(release: Annotated[Optional[str], typer.Option(help="<survey>/<version
 # ---------------------------------------------------------------- Airflow
 
 
-def _run_dag(release: Optional[str], profile: Optional[str], tag: Optional[str]) -> None:
+def _run_dag(release: Optional[str], profile: Optional[str], tag: Optional[str], force: bool = False) -> None:
     from lcml.config import Paths
     from lcml.orchestration import run_dag_test
 
     paths = Paths.from_env().ensure()
     tag = tag or datetime.now(timezone.utc).strftime("run-%Y%m%dT%H%M%S")
     log = paths.reports / f"{tag}.airflow.log"
-    conf = {"release": release, "profile": profile, "tag": tag}
+    conf = {"release": release, "profile": profile, "tag": tag, "force": force}
     typer.echo(f"Running DAG retrain_classifiers through Airflow (log: {log}) ...")
     start = time.monotonic()
     rc = run_dag_test(paths, "retrain_classifiers", conf, log)
@@ -123,9 +124,10 @@ def _run_dag(release: Optional[str], profile: Optional[str], tag: Optional[str])
 @pipeline_app.command("run")
 @guarded
 def pipeline_run(release: Annotated[Optional[str], typer.Option(help="<survey>/<version>")] = None,
-                 profile: Profile = None, tag: Annotated[Optional[str], typer.Option(help="run name")] = None):
+                 profile: Profile = None, tag: Annotated[Optional[str], typer.Option(help="run name")] = None,
+                 force: Annotated[bool, typer.Option(help="retrain even if this release was trained already")] = False):
     """Run the retrain_classifiers DAG through real Airflow (airflow dags test) and print its summary."""
-    _run_dag(release, profile, tag)
+    _run_dag(release, profile, tag, force)
 
 
 @app.command("demo")
@@ -400,7 +402,11 @@ def print_summary(s: dict) -> None:
     table.add_row("test metrics", f"balanced acc {m['balanced_accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, "
                                   f"acc {m['accuracy']:.3f} (n={int(m['n_test'])})")
     table.add_row("per-class recall", ", ".join(f"{k[7:]} {v:.2f}" for k, v in m.items() if k.startswith("recall_")))
-    table.add_row("registered", f"{reg['model_name']} v{reg['version']}")
+    if reg.get("skipped"):
+        table.add_row("registered", f"nothing new: {reg['model_name']} v{reg['version']} was already trained from "
+                                    "this release with these params and code (--force retrains)")
+    else:
+        table.add_row("registered", f"{reg['model_name']} v{reg['version']}")
     verdict = reg["verdict"] + ("" if not reg["reasons"] else ": " + "; ".join(reg["reasons"]))
     table.add_row("gate verdict", verdict)
     champion = f"v{reg['champion']}" if reg["champion"] else "none"

@@ -133,11 +133,60 @@ def _split_features(frame, classes, params: Params):
     return Dataset(folded=folded, aux=aux, y=np.array([index[c] for c in frame["label"]], dtype=np.int64))
 
 
+def _previous_candidate(client, name: str, lineage: dict) -> dict | None:
+    """The version already trained from this release with these params, family and code, if any."""
+    from lcml.registry.promote import find_versions
+
+    keys = ("release", "params_hash", "family", "git_commit")
+    found = find_versions(client, name, **{k: lineage[k] for k in keys})
+    if not found or lineage["git_dirty"] == "true":
+        return None  # uncommitted code is never "the same" as what trained a version
+    mv = found[0]
+    run = client.get_run(mv.run_id)
+    metrics = {k.removeprefix("test_"): v for k, v in run.data.metrics.items() if k.startswith("test_")}
+    return {
+        "release": lineage["release"], "skipped": True, "version": str(mv.version), "run_id": mv.run_id,
+        "model_uri": mv.source, "family": lineage["family"], "study": mv.tags.get("study", ""),
+        "n_trials": int(run.data.metrics.get("n_trials", 0)), "n_pruned": int(run.data.metrics.get("n_pruned", 0)),
+        "best_trial": int(mv.tags.get("best_trial", -1)),
+        "best_params": {k.removeprefix("best."): v for k, v in run.data.params.items() if k.startswith("best.")},
+        "best_val_balanced_accuracy": run.data.metrics.get("best_val_balanced_accuracy", float("nan")),
+        "metrics": metrics, "latency_ms_per_curve": run.data.metrics.get("latency_ms_per_curve", float("nan")),
+        "lineage": {k: mv.tags.get(k, "") for k in lineage},
+    }
+
+
+def _log_drift(client, name: str, release: str, paths: Paths, params: Params, current) -> None:
+    """drift.json: this release against the champion's training release (when they differ)."""
+    import mlflow
+
+    from lcml.data.drift import drift_report
+    from lcml.registry.promote import CHAMPION, alias_version
+
+    version = alias_version(client, name, CHAMPION)
+    if version is None:
+        return
+    reference_id = client.get_model_version(name, version).tags.get("release", "")
+    if not reference_id or reference_id == release:
+        return
+    folder = rel.release_dir(paths, reference_id)
+    if not (folder / rel.LIGHTCURVES).is_file():
+        mlflow.log_dict({"reference_release": reference_id, "error": f"{folder} not present (dvc pull?)"},
+                        "drift.json")
+        return
+    report = drift_report(rel.load_release(folder), current, reference_id=reference_id, current_id=release)
+    report["champion_version"] = version
+    mlflow.log_dict(report, "drift.json")
+    mlflow.set_tags({"drift.reference": reference_id, "drift.detected": ",".join(report["drifted"]) or "none"})
+
+
 def train(release: str, run_name: str | None = None, profile: str | None = None,
-          overrides: dict | None = None, params: Params | None = None) -> dict[str, Any]:
+          overrides: dict | None = None, params: Params | None = None, force: bool = False) -> dict[str, Any]:
     """Optuna search (parent MLflow run, one nested run per trial), then log the best model as a pyfunc.
 
-    ``params`` replaces ``params.yaml`` (``lcml reproduce`` passes the recorded ones).
+    ``params`` replaces ``params.yaml`` (``lcml reproduce`` passes the recorded ones). When a version
+    was already trained from this release with the same params, family and commit, nothing is trained
+    and that version is returned with ``skipped: True`` (unless ``force``).
     Returns the run id, model URI, test metrics and trial counts.
     """
     import mlflow
@@ -174,8 +223,15 @@ def train(release: str, run_name: str | None = None, profile: str | None = None,
         "study": study_name,
     }
     setup_mlflow(paths, params.registry.model_name)
+    client = mlflow.MlflowClient()
+    if not force:
+        previous = _previous_candidate(client, params.registry.model_name, lineage)
+        if previous is not None:
+            return previous
     with mlflow.start_run(run_name=f"search-{FAMILY}-{run_name}") as run:
         mlflow.set_tags(lineage)
+        _log_drift(client, params.registry.model_name, release, paths, params,
+                   pd.concat(frames.values(), ignore_index=True))
         mlflow.log_params({"release": release, "profile": params.profile, "n_trials": params.search.conv_bilstm.n_trials,
                            "epochs": params.search.conv_bilstm.epochs, "fold_length": params.features.fold_length})
         mlflow.log_dict(params.model_dump(mode="json"), "params.json")
@@ -277,6 +333,12 @@ def register_and_gate(trained: dict[str, Any], profile: str | None = None,
     name = params.registry.model_name
     setup_mlflow(paths, name)
     client = MlflowClient()
+    if trained.get("skipped"):
+        tags = client.get_model_version(name, trained["version"]).tags
+        return {"model_name": name, "version": trained["version"], "skipped": True,
+                "verdict": tags.get("gate.verdict", "pending"), "reasons": json.loads(tags.get("gate.reasons", "[]")),
+                "champion_before": alias_version(client, name, CHAMPION), "champion": alias_version(client, name, CHAMPION),
+                "champion_metrics_same_split": None}
     release = trained["release"]
     folder = rel.release_dir(paths, release)
     classes = list(classes_for(release.split("/")[0]))

@@ -19,18 +19,41 @@ NAME = "kepler-variable-star-classifier"
 HEAVY = ["torch", "mlflow", "great_expectations", "optuna", "lcml.pipeline", "lightkurve", "dvc"]
 
 
-def test_dag_file_parses_without_heavy_imports():
+@pytest.mark.parametrize("dag_id", ["retrain_classifiers", "survey_release"])
+def test_dag_file_parses_without_heavy_imports(dag_id):
     code = (
         "import runpy, sys; ns = runpy.run_path(sys.argv[1]); "
         "from airflow.sdk import DAG; dags = [v for v in ns.values() if isinstance(v, DAG)]; "
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules)); print([d.dag_id for d in dags])"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(REPO / "dags" / "retrain_classifiers.py")],
+    proc = subprocess.run([sys.executable, "-c", code, str(REPO / "dags" / f"{dag_id}.py")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     heavy, dag_ids = proc.stdout.strip().splitlines()[-2:]
     assert heavy == "[]"
-    assert dag_ids == "['retrain_classifiers']"
+    assert dag_ids == f"['{dag_id}']"
+
+
+def test_retrain_is_scheduled_on_release_assets(dags):
+    from lcml.assets import release_asset
+
+    retrain = dags.get_dag("retrain_classifiers")
+    assert release_asset("kepler") in retrain.timetable.asset_condition.objects
+    outlets = dags.get_dag("survey_release").get_task("announce").outlets
+    assert release_asset("kepler") in outlets
+
+
+def test_release_from_events_picks_newest_announced_release():
+    from datetime import datetime, timezone
+    from types import SimpleNamespace as Event
+
+    from lcml.assets import release_from_events
+
+    t0, t1 = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 2, 1, tzinfo=timezone.utc)
+    events = {"lcml-release-kepler": [Event(extra={"release": "kepler/v1"}, timestamp=t0),
+                                      Event(extra={"release": "kepler/v2"}, timestamp=t1)]}
+    assert release_from_events({"triggering_asset_events": events}) == "kepler/v2"
+    assert release_from_events({}) is None
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +65,31 @@ def dag_project(tmp_path_factory, airflow_db):
 
 
 @pytest.fixture(scope="module")
-def dag():
+def dags(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
     assert bag.import_errors == {}
-    return bag.get_dag("retrain_classifiers")
+    return bag
+
+
+@pytest.fixture(scope="module")
+def dag(dags):
+    return dags.get_dag("retrain_classifiers")
+
+
+def test_survey_release_publishes_and_announces(dag_project, dags):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.settings import Session
+    from sqlalchemy import select
+
+    run = dags.get_dag("survey_release").test(run_conf={"profile": "ci"})
+    assert str(run.state) == "success", states(run)
+    session = Session()
+    events = session.scalars(select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                             .where(AssetModel.uri == "lcml://releases/kepler")).all()
+    assert events and events[-1].extra["release"] == "kepler/sim-v1"
+    assert events[-1].extra["data_md5"] == rel.data_md5(Paths.from_env())
 
 
 def states(run) -> dict[str, str]:
@@ -102,3 +144,32 @@ def test_broken_release_stops_before_training_and_keeps_champion(dag_project, da
     manifest = rel.read_manifest(rel.release_dir(paths, "kepler/broken-v1"))
     assert manifest["validation"]["n_quarantined"] == 20
     assert not (paths.reports / "dagtest-broken.json").exists()
+
+
+def test_new_release_retrains_with_drift_report_and_gates(dag_project, dag):
+    """v2: more stars, longer and noisier curves; promoted only if it passes the gates."""
+    from lcml.data.simulate import simulate_kepler
+
+    paths = Paths.from_env()
+    client = MlflowClient(paths.mlflow_tracking_uri)
+    champion = alias_version(client, NAME, CHAMPION)
+    sim = simulate_kepler(400, seed=7, duration_days=40)
+    rel.write_release(paths, "kepler/sim-v2", sim.lightcurves, objects=sim.objects, source="test: survey v2")
+
+    run = dag.test(run_conf={"profile": "ci", "release": "kepler/sim-v2", "tag": "dagtest-v2"})
+    assert str(run.state) == "success", states(run)
+    report = json.loads((paths.reports / "dagtest-v2.json").read_text())
+    reg = report["registry"]
+    assert reg["champion_before"] == champion
+    assert reg["champion"] == (reg["version"] if reg["verdict"] == "passed" else champion)
+    drift = json.loads(open(client.download_artifacts(report["run_id"], "drift.json")).read())
+    assert drift["reference_release"] == "kepler/sim-v1" and drift["current_release"] == "kepler/sim-v2"
+    assert "baseline_days" in drift["drifted"]  # 40-day curves against 30-day ones
+    n_versions = len(client.search_model_versions(f"name='{NAME}'"))
+
+    again = dag.test(run_conf={"profile": "ci", "release": "kepler/sim-v2", "tag": "dagtest-v2-again"})
+    assert str(again.state) == "success", states(again)
+    repeat = json.loads((paths.reports / "dagtest-v2-again.json").read_text())["registry"]
+    assert repeat["skipped"] and repeat["version"] == reg["version"]
+    assert len(client.search_model_versions(f"name='{NAME}'")) == n_versions
+    assert alias_version(client, NAME, CHAMPION) == reg["champion"]
