@@ -93,6 +93,7 @@ class FamilySearchParams(_Strict):
     pruner: str = "median"
     seed: int = 0
     class_weighted: bool = True
+    heartbeat_seconds: int = Field(default=30, ge=1)
     space: SearchSpace
 
 

@@ -248,10 +248,11 @@ def train(release: str, run_name: str | None = None, profile: str | None = None,
         found = run_search(
             train_set, val_set, n_classes=len(classes), params=params.search.conv_bilstm,
             study_name=study_name, storage=paths.optuna_storage,
+            checkpoints=paths.home / "checkpoints" / study_name,
         )
         mlflow.log_params({f"best.{k}": v for k, v in found.best_params.items()})
         mlflow.log_metrics({"best_val_balanced_accuracy": found.best_value, "n_trials": found.n_trials,
-                            "n_pruned": found.n_pruned})
+                            "n_pruned": found.n_pruned, "n_failed": found.n_failed})
         with tempfile.TemporaryDirectory() as tmp:
             for plot in save_optuna_plots(study_name, paths.optuna_storage, Path(tmp)):
                 mlflow.log_artifact(str(plot), "search")

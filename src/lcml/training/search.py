@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ import numpy as np
 
 from lcml.config import FamilySearchParams
 from lcml.models.conv_bilstm import ConvBiLSTM, ConvBiLSTMConfig
-from lcml.training.loop import Dataset, TrainResult, seed_everything, train_model
+from lcml.training.loop import Dataset, seed_everything, train_model
 
 FAMILY = "conv_bilstm"
 
@@ -26,7 +27,8 @@ class SearchResult:
     best_params: dict
     config: ConvBiLSTMConfig
     model: ConvBiLSTM
-    result: TrainResult
+    n_failed: int = 0
+    n_abandoned: int = 0
 
 
 def make_pruner(name: str):
@@ -55,6 +57,37 @@ def suggest_config(trial, space, *, n_classes: int, n_aux: int, fold_length: int
     return cfg, lr
 
 
+def _checkpoint(folder: Path, number: int) -> tuple[Path, Path]:
+    return folder / f"trial-{number}.safetensors", folder / f"trial-{number}.json"
+
+
+def _open_study(study_name: str, storage: str, params: FamilySearchParams):
+    import optuna
+    from optuna.storages import RetryFailedTrialCallback
+
+    if "://" in storage and not storage.startswith("sqlite"):
+        # servers: a worker that dies stops heartbeating; its trial is failed and retried elsewhere
+        storage = optuna.storages.RDBStorage(
+            storage, heartbeat_interval=params.heartbeat_seconds, grace_period=3 * params.heartbeat_seconds,
+            failed_trial_callback=RetryFailedTrialCallback(max_retry=1),
+        )
+    return optuna.create_study(
+        study_name=study_name, storage=storage, direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=params.seed), pruner=make_pruner(params.pruner),
+        load_if_exists=True,
+    )
+
+
+def _fail_abandoned(study) -> int:
+    """Mark RUNNING trials of this (single-worker) study as failed: their process is gone."""
+    from optuna.trial import TrialState
+
+    abandoned = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
+    for t in abandoned:
+        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+    return len(abandoned)
+
+
 def run_search(
     train: Dataset,
     val: Dataset,
@@ -63,27 +96,30 @@ def run_search(
     params: FamilySearchParams,
     study_name: str,
     storage: str,
+    checkpoints: Path,
+    resume_abandoned: bool = True,
 ) -> SearchResult:
-    """Run the study; must be called inside an active MLflow (parent) run.
+    """Run (or resume) the study; must be called inside an active MLflow (parent) run.
 
     Each trial logs its parameters and per-epoch validation metrics to a nested MLflow run and
-    reports to Optuna, whose pruner may stop it early. Returns the best trial's trained model.
+    reports to Optuna, whose pruner may stop it early. Each finished trial's weights are written to
+    ``checkpoints``, so a search killed midway resumes: the study (in RDB storage) keeps finished
+    trials, only the missing ones run, and the best model is read back from disk. The trial count is a
+    global cap over finished (complete or pruned) trials, also when several workers share the study.
     """
     import mlflow
     import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+    from safetensors.torch import load_file, save_file
 
     optuna.logging.set_verbosity(logging.WARNING)
-    study = optuna.create_study(
-        study_name=study_name,
-        storage=storage,
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=params.seed),
-        pruner=make_pruner(params.pruner),
-        load_if_exists=True,
-    )
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    study = _open_study(study_name, storage, params)
+    abandoned = _fail_abandoned(study) if resume_abandoned else 0
     fold_length = train.folded.shape[1]
     n_aux = train.aux.shape[1]
-    models: dict[int, tuple[ConvBiLSTMConfig, ConvBiLSTM, TrainResult]] = {}
+    finished = (TrialState.COMPLETE, TrialState.PRUNED)
 
     def objective(trial: optuna.Trial) -> float:
         cfg, lr = suggest_config(trial, params.space, n_classes=n_classes, n_aux=n_aux, fold_length=fold_length)
@@ -107,31 +143,41 @@ def run_search(
             )
             mlflow.log_metrics({"best_val_balanced_accuracy": result.best_score, "best_epoch": result.best_epoch})
             mlflow.set_tag("state", "complete")
-        models[trial.number] = (cfg, model.cpu(), result)
-        # keep memory flat: only the best model so far is retained
-        best_so_far = max(models, key=lambda n: models[n][2].best_score)
-        for n in [n for n in models if n != best_so_far]:
-            del models[n]
+        weights, config = _checkpoint(checkpoints, trial.number)
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(weights))
+        config.write_text(json.dumps({"config": cfg.as_dict(), "best_epoch": result.best_epoch,
+                                      "best_score": result.best_score}))
         return result.best_score
 
-    study.optimize(objective, n_trials=params.n_trials, gc_after_trial=True)
-    n_pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
-    n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-    if not models:
+    done = sum(t.state in finished for t in study.get_trials(deepcopy=False))
+    if done < params.n_trials:
+        study.optimize(objective, n_trials=params.n_trials - done, gc_after_trial=True,
+                       callbacks=[MaxTrialsCallback(params.n_trials, states=finished)])
+    trials = study.get_trials(deepcopy=False)
+    n_pruned = sum(t.state == TrialState.PRUNED for t in trials)
+    n_complete = sum(t.state == TrialState.COMPLETE for t in trials)
+    if not n_complete:
         raise RuntimeError(f"study {study_name}: no trial completed ({n_pruned} pruned)")
-    best_number = next(iter(models))
-    cfg, model, result = models[best_number]
+    best = study.best_trial
+    weights, config = _checkpoint(checkpoints, best.number)
+    if not weights.is_file():
+        raise RuntimeError(f"study {study_name}: best trial {best.number} has no checkpoint at {weights}")
+    saved = json.loads(config.read_text())
+    cfg = ConvBiLSTMConfig(**saved["config"])
+    model = ConvBiLSTM(cfg)
+    model.load_state_dict(load_file(str(weights)))
     return SearchResult(
         study_name=study_name,
-        n_trials=len(study.trials),
+        n_trials=n_complete + n_pruned,
         n_pruned=n_pruned,
         n_complete=n_complete,
-        best_trial=best_number,
-        best_value=result.best_score,
-        best_params=study.trials[best_number].params,
+        best_trial=best.number,
+        best_value=float(best.value),
+        best_params=best.params,
         config=cfg,
-        model=model,
-        result=result,
+        model=model.eval(),
+        n_failed=sum(t.state == TrialState.FAIL for t in trials),
+        n_abandoned=abandoned,
     )
 
 
