@@ -107,10 +107,22 @@ class GateParams(_Strict):
     class_recall_floors: dict[str, float] = {}
     min_improvement: float = Field(ge=0)
     max_latency_ms: float | None = Field(default=None, gt=0)
+    #: per registered model, keys that replace the ones above (e.g. a rare-class recall floor)
+    models: dict[str, dict] = {}
+
+    def for_model(self, name: str) -> "GateParams":
+        """The gates of registered model ``name``: the defaults with its overrides applied."""
+        override = self.models.get(name) or {}
+        base = self.model_dump(exclude={"models"})
+        try:
+            return GateParams.model_validate({**base, **override})
+        except ValidationError as exc:
+            raise ConfigError(f"gates.models.{name}: {exc.errors()[0]['msg']}") from None
 
 
 class RegistryParams(_Strict):
     model_name: str
+    retry_seconds: float = Field(default=300, ge=0)  # keep retrying an unreachable registry this long
 
 
 class Params(_Strict):
@@ -133,7 +145,8 @@ class Params(_Strict):
 def _deep_merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        # an empty mapping replaces (clears) rather than merges, so a profile can drop base entries
+        if isinstance(value, dict) and value and isinstance(out.get(key), dict):
             out[key] = _deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)

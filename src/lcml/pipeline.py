@@ -7,6 +7,7 @@ metric dicts), so they pass through Airflow XCom unchanged.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import time
@@ -18,9 +19,10 @@ from typing import Any
 from lcml.config import Params, Paths, load_params
 from lcml.data import release as rel
 from lcml.data.schema import classes_for
-from lcml.errors import InputError
+from lcml.errors import InputError, LcmlError
 
 FAMILY = "conv_bilstm"
+log = logging.getLogger("lcml.pipeline")
 
 
 def context(profile: str | None = None, overrides: dict | None = None) -> tuple[Params, Paths]:
@@ -328,11 +330,17 @@ def register_and_gate(trained: dict[str, Any], profile: str | None = None,
 
     from lcml.evaluation import classification_metrics
     from lcml.registry.card import CARD, render_card
-    from lcml.registry.promote import CHAMPION, alias_version, gate_and_promote, register_version, registry_lock
+    from lcml.registry.promote import (
+        CHAMPION, alias_version, gate_and_promote, register_version, registry_lock, with_retries,
+    )
 
     params, paths = context(profile, overrides)
     name = params.registry.model_name
-    setup_mlflow(paths, name)
+
+    def warn(exc: BaseException) -> None:
+        log.warning("registry unavailable (%s); retrying", str(exc).splitlines()[0][:200])
+
+    with_retries(lambda: setup_mlflow(paths, name), params.registry.retry_seconds, on_retry=warn)
     client = MlflowClient()
     if trained.get("skipped"):
         tags = client.get_model_version(name, trained["version"]).tags
@@ -347,18 +355,31 @@ def register_and_gate(trained: dict[str, Any], profile: str | None = None,
     scored: dict[str, dict] = {}
 
     def champion_metrics(version: str) -> dict[str, float]:
-        predictions = predict_frame(f"models:/{name}/{version}", test)
+        try:
+            predictions = predict_frame(f"models:/{name}/{version}", test)
+        except Exception as exc:
+            from lcml.registry.promote import is_transient
+
+            if is_transient(exc):
+                raise
+            raise LcmlError(f"champion v{version} of {name} could not be re-scored on the test split of "
+                            f"{release}, so no candidate can be judged against it: {exc}") from exc
         scored[version] = classification_metrics(test["label"], predictions["label_pred"], classes)
         return scored[version]
 
     candidate = {**trained["metrics"], "latency_ms_per_curve": trained["latency_ms_per_curve"]}
-    with registry_lock(paths.home, name):
-        champion_before = alias_version(client, name, CHAMPION)
-        mv = register_version(client, name, trained["model_uri"], trained["run_id"],
-                              {**trained["lineage"], "best_trial": trained["best_trial"]})
-        version = str(mv.version)
-        gate = gate_and_promote(client, name, version, candidate, params.gates, champion_metrics)
-        champion_after = alias_version(client, name, CHAMPION)
+
+    def register_gate_promote() -> tuple:
+        with registry_lock(paths.home, name):
+            before = alias_version(client, name, CHAMPION)
+            mv = register_version(client, name, trained["model_uri"], trained["run_id"],
+                                  {**trained["lineage"], "best_trial": trained["best_trial"]})
+            gate = gate_and_promote(client, name, str(mv.version), candidate, params.gates.for_model(name),
+                                    champion_metrics)
+            return before, str(mv.version), gate, alias_version(client, name, CHAMPION)
+
+    champion_before, version, gate, champion_after = with_retries(
+        register_gate_promote, params.registry.retry_seconds, on_retry=warn)
     card = render_card(name=name, version=version, trained=trained, gate=gate.as_dict(),
                        manifest=rel.read_manifest(folder), classes=classes, champion_before=champion_before)
     with mlflow.start_run(run_id=trained["run_id"]):

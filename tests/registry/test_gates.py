@@ -38,3 +38,13 @@ def test_latency_ceiling():
     slow = evaluate_gates({**GOOD, "latency_ms_per_curve": 80.0}, None, gates)
     assert not slow.passed and "above the ceiling 50.0 ms" in slow.reasons[0]
     assert not evaluate_gates(GOOD, None, gates).passed  # not measured: cannot pass a ceiling
+
+
+def test_per_model_gates_and_nan_metrics():
+    gates = GATES.model_copy(update={"models": {"rare-first": {"class_recall_floors": {"T2CEP": 0.9}}}})
+    assert gates.for_model("other").class_recall_floors == {"T2CEP": 0.5}
+    strict = gates.for_model("rare-first")
+    assert strict.class_recall_floors == {"T2CEP": 0.9} and strict.floors == GATES.floors
+    assert not evaluate_gates(GOOD, None, strict).passed
+    # a broken model (NaN metrics) never passes
+    assert not evaluate_gates({**GOOD, "balanced_accuracy": float("nan")}, None, GATES).passed

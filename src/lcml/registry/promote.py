@@ -73,8 +73,10 @@ def register_version(client, name: str, model_uri: str, run_id: str, tags: dict[
         )
     for mv in client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
         return mv
+    # MLflow 3 logged models ("models:/m-…") are registered by id; a tracking server insists on it
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
     return client.create_model_version(
-        name, source=model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
+        name, source=model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()}, model_id=model_id
     )
 
 
@@ -88,6 +90,33 @@ def find_versions(client, name: str, **tags: str) -> list:
         return []
     hits = [mv for mv in versions if all((mv.tags or {}).get(k) == str(v) for k, v in tags.items())]
     return sorted(hits, key=lambda mv: -int(mv.version))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth retrying: the tracking backend is unreachable, busy or briefly failing."""
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(exc, MlflowException):
+        return exc.error_code in ("INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED")
+    try:
+        from sqlalchemy.exc import OperationalError
+    except ImportError:  # pragma: no cover
+        OperationalError = ()  # noqa: N806
+    return isinstance(exc, (ConnectionError, TimeoutError, OperationalError))
+
+
+def with_retries(fn: Callable[[], Any], seconds: float, on_retry: Callable[[BaseException], None] | None = None) -> Any:
+    """Call ``fn`` until it succeeds, retrying transient registry errors with exponential backoff.
+
+    Every registry step is idempotent (a run registers once; a judged version keeps its verdict),
+    so a retry after a failure halfway never leaves a second version or a dangling alias.
+    """
+    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
+    retrying = Retrying(stop=stop_after_delay(seconds), wait=wait_exponential(multiplier=0.5, max=20),
+                        retry=retry_if_exception(is_transient), reraise=True,
+                        before_sleep=(lambda state: on_retry(state.outcome.exception())) if on_retry else None)
+    return retrying(fn)
 
 
 # ---------------------------------------------------------------- events
