@@ -50,3 +50,11 @@ def test_paths_default_and_env_override(tmp_path, monkeypatch):
     monkeypatch.setenv("LCML_OPTUNA_STORAGE", "postgresql://u@h/optuna")
     assert Paths.from_env().mlflow_tracking_uri == "http://127.0.0.1:5000"
     assert Paths.from_env().optuna_storage == "postgresql://u@h/optuna"
+
+
+def test_profile_empty_mapping_clears_and_per_model_gates():
+    demo = load_params(REPO / "params.yaml", profile="demo")
+    ci = load_params(REPO / "params.yaml", profile="ci")
+    name = demo.registry.model_name
+    assert demo.gates.for_model(name).class_recall_floors == {"T2CEP": 0.5}
+    assert ci.gates.models == {} and ci.gates.for_model(name).class_recall_floors == {}
