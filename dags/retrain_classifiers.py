@@ -22,6 +22,7 @@ Only ids, paths, URIs and small metric dicts travel through XCom.
 
 from __future__ import annotations
 
+import os
 import re
 
 import pendulum
@@ -77,7 +78,8 @@ def retrain_classifiers():
 
         return pipeline.publish(release, **_opts(context))
 
-    @task
+    # on Celery, training goes to the GPU workers' queue when LCML_TRAIN_QUEUE=gpu (docker-compose.yml)
+    @task(queue=os.environ.get("LCML_TRAIN_QUEUE", "default"))
     def train(release: str, published: dict, **context) -> dict:
         from lcml import pipeline
 

@@ -98,3 +98,27 @@ def real_data() -> Path:
             pytest.fail(f"CI must have the real data at {path} (set LCML_REAL_DATA)")
         pytest.skip(f"real data not found at {path} (set LCML_REAL_DATA)")
     return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    """Poll ``url`` until it answers; fail early if ``proc`` (the server) exits."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            assert proc.poll() is None, f"server for {url} exited with {proc.returncode}"
+            assert time.monotonic() < deadline, f"{url} did not answer within {timeout:.0f} s"
+            time.sleep(0.5)

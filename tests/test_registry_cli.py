@@ -2,10 +2,8 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 
 from lcml import pipeline
 
-from .conftest import use_project
+from .conftest import free_port, use_project, wait_for_http
 from .test_cli import lcml
 
 NAME = "cli-classifier"
@@ -91,16 +89,10 @@ def test_reproduce_matches_recorded_metrics(in_trained):
     assert result["recorded_balanced_accuracy"] == in_trained["trained"]["metrics"]["balanced_accuracy"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_mlflow_models_serve_answers_rest_scoring(in_trained):
     from lcml.config import Paths
 
-    port = _free_port()
+    port = free_port()
     # like `make serve`: the scoring server is started as `uvicorn` from the venv's bin
     env = {**os.environ, "MLFLOW_TRACKING_URI": Paths.from_env().mlflow_tracking_uri,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -111,15 +103,7 @@ def test_mlflow_models_serve_answers_rest_scoring(in_trained):
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None, server.stderr.read()[-2000:]
-                assert time.monotonic() < deadline, "server did not start in 180 s"
-                time.sleep(1)
+        wait_for_http(f"http://127.0.0.1:{port}/ping", server)
         t = np.linspace(0, 20, 900)
         payload = {"dataframe_split": {
             "columns": ["object_id", "time", "flux", "flux_err"],

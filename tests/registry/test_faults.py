@@ -1,12 +1,9 @@
 """Faults around registration: a tracking server that goes away, a champion that cannot be scored."""
 
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,13 +14,9 @@ from lcml.config import Paths
 from lcml.errors import LcmlError
 from lcml.registry.promote import CHAMPION, alias_version, history
 
+from ..conftest import free_port, wait_for_http
+
 NAME = "kepler-variable-star-classifier"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class TrackingServer:
@@ -43,14 +36,7 @@ class TrackingServer:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
         )
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.uri}/health", timeout=2)
-                return
-            except OSError:
-                assert self.proc.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
-                time.sleep(0.5)
+        wait_for_http(f"{self.uri}/health", self.proc, timeout=120)
 
     def stop(self) -> None:
         self.proc.terminate()
