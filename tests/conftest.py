@@ -122,3 +122,39 @@ def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> Non
             assert proc.poll() is None, f"server for {url} exited with {proc.returncode}"
             assert time.monotonic() < deadline, f"{url} did not answer within {timeout:.0f} s"
             time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A throw-away PostgreSQL server on 127.0.0.1 (Debian's postgresql; `.ci/run` installs it)."""
+    import glob
+    import time
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries missing (.ci/run installs Debian's postgresql)")
+        pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
+    bindir = Path(found[-1]).parent
+    root = Path(tempfile.mkdtemp(prefix="lcml-pg-"))  # pytest's folders are private to root
+    data = root / "data"
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_postgres:
+        shutil.chown(root, "postgres")
+    run = lambda *cmd: subprocess.run([*as_postgres, *map(str, cmd)], check=True, capture_output=True)  # noqa: E731
+    run(bindir / "initdb", "-D", data, "-A", "trust", "-U", "lcml", "--no-sync")
+    port = free_port()
+    run(bindir / "pg_ctl", "-D", data, "-l", root / "server.log", "-w", "-o",
+        f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=300", "start")
+    try:
+        for _ in range(50):
+            if subprocess.run([*as_postgres, str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                              capture_output=True).returncode == 0:
+                break
+            time.sleep(0.2)
+        run(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "lcml", "optuna")
+        yield f"postgresql+psycopg2://lcml@127.0.0.1:{port}/optuna"
+    finally:
+        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)

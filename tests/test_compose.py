@@ -31,6 +31,8 @@ ENV_NOT_NEEDED_IN_STACK = {
     "AIRFLOW__API__HOST",
     # has a default, <LCML_PROJECT_DIR>/params.yaml, which is the repository's params.yaml (mounted)
     "LCML_PARAMS",
+    # lcml.pipeline.setup_mlflow only saves and restores it (MLflow exports it); never needs a value
+    "MLFLOW_EXPERIMENT_ID",
 }
 
 _ENV_READ = re.compile(

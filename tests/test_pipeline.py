@@ -79,3 +79,10 @@ def test_report_summarises_the_run(in_trained):
     assert sum(summary["class_counts"].values()) == load_params().data.simulate.n_objects
     assert summary["registry"]["champion"] == "1"
     assert (Paths.from_env().reports / "latest.json").is_file()
+
+
+def test_mlflow_setup_leaks_nothing_to_child_processes(in_trained):
+    import os
+
+    pipeline.setup_mlflow(Paths.from_env(), "leak-check")
+    assert "MLFLOW_EXPERIMENT_ID" not in os.environ and "MLFLOW_TRACKING_URI" not in os.environ

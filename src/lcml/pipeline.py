@@ -64,7 +64,13 @@ def setup_mlflow(paths: Paths, experiment: str) -> str:
         # a tracking server stores artifacts itself; SQLite keeps them in the state folder
         location = paths.mlflow_artifacts.as_uri() if local else None
         exp_id = mlflow.create_experiment(experiment, artifact_location=location)
+    before = os.environ.get("MLFLOW_EXPERIMENT_ID")
     mlflow.set_experiment(experiment_id=exp_id)
+    # set_experiment exports MLFLOW_EXPERIMENT_ID to child processes; keep it in this process only
+    if before is None:
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    else:
+        os.environ["MLFLOW_EXPERIMENT_ID"] = before
     return exp_id
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,21 +62,38 @@ def _checkpoint(folder: Path, number: int) -> tuple[Path, Path]:
     return folder / f"trial-{number}.safetensors", folder / f"trial-{number}.json"
 
 
+class _SurplusTrial(Exception):
+    """This trial would exceed the study's global trial cap: it is failed without training."""
+
+
+def is_shared_storage(storage: str) -> bool:
+    """Server databases may have several workers on one study; SQLite files have one."""
+    return "://" in storage and not storage.startswith("sqlite")
+
+
 def _open_study(study_name: str, storage: str, params: FamilySearchParams):
     import optuna
-    from optuna.storages import RetryFailedTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+    from sqlalchemy.exc import IntegrityError
 
-    if "://" in storage and not storage.startswith("sqlite"):
-        # servers: a worker that dies stops heartbeating; its trial is failed and retried elsewhere
-        storage = optuna.storages.RDBStorage(
-            storage, heartbeat_interval=params.heartbeat_seconds, grace_period=3 * params.heartbeat_seconds,
-            failed_trial_callback=RetryFailedTrialCallback(max_retry=1),
-        )
-    return optuna.create_study(
-        study_name=study_name, storage=storage, direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=params.seed), pruner=make_pruner(params.pruner),
-        load_if_exists=True,
-    )
+    for attempt in range(5):
+        try:
+            backend = storage
+            if is_shared_storage(storage):
+                # servers: a worker that dies stops heartbeating; its trial is failed and retried elsewhere
+                backend = optuna.storages.RDBStorage(
+                    storage, heartbeat_interval=params.heartbeat_seconds, grace_period=3 * params.heartbeat_seconds,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                )
+            return optuna.create_study(
+                study_name=study_name, storage=backend, direction="maximize",
+                sampler=optuna.samplers.TPESampler(seed=params.seed), pruner=make_pruner(params.pruner),
+                load_if_exists=True,
+            )
+        except IntegrityError:  # another worker created the schema or the study at the same moment
+            if attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def _fail_abandoned(study) -> int:
@@ -116,12 +134,18 @@ def run_search(
     optuna.logging.set_verbosity(logging.WARNING)
     checkpoints.mkdir(parents=True, exist_ok=True)
     study = _open_study(study_name, storage, params)
-    abandoned = _fail_abandoned(study) if resume_abandoned else 0
+    shared = is_shared_storage(storage)
+    # one worker on a file: RUNNING trials are from a killed earlier attempt; on a server they may be
+    # another worker's, which heartbeats decide about
+    abandoned = _fail_abandoned(study) if resume_abandoned and not shared else 0
     fold_length = train.folded.shape[1]
     n_aux = train.aux.shape[1]
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
 
     def objective(trial: optuna.Trial) -> float:
+        earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number and t.state != TrialState.FAIL]
+        if len(earlier) >= params.n_trials:
+            raise _SurplusTrial(f"trial {trial.number}: the study already has {params.n_trials} trials")
         cfg, lr = suggest_config(trial, params.space, n_classes=n_classes, n_aux=n_aux, fold_length=fold_length)
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
             mlflow.log_params({**trial.params, "trial": trial.number, "family": FAMILY})
@@ -149,9 +173,21 @@ def run_search(
                                       "best_score": result.best_score}))
         return result.best_score
 
-    done = sum(t.state in finished for t in study.get_trials(deepcopy=False))
-    if done < params.n_trials:
-        study.optimize(objective, n_trials=params.n_trials - done, gc_after_trial=True,
+    # Global cap, exact with several workers: a trial runs only if fewer than n_trials non-failed
+    # trials precede it (trial numbers come from the database, so workers agree); while the last
+    # trials are still running elsewhere a worker waits, and takes over any whose worker dies.
+    from optuna.storages import fail_stale_trials
+
+    while True:
+        states = [t.state for t in study.get_trials(deepcopy=False)]
+        done = sum(st in finished for st in states)
+        if done >= params.n_trials:
+            break
+        if shared and done + states.count(TrialState.RUNNING) >= params.n_trials:
+            fail_stale_trials(study)
+            time.sleep(min(params.heartbeat_seconds, 5))
+            continue
+        study.optimize(objective, n_trials=1, gc_after_trial=True, catch=(_SurplusTrial,),
                        callbacks=[MaxTrialsCallback(params.n_trials, states=finished)])
     trials = study.get_trials(deepcopy=False)
     n_pruned = sum(t.state == TrialState.PRUNED for t in trials)

@@ -1,0 +1,79 @@
+"""Several worker processes on one Optuna study in a real PostgreSQL server."""
+
+import multiprocessing as mp
+import os
+import signal
+import time
+
+import mlflow
+import optuna
+from optuna.trial import TrialState
+
+from lcml.config import FamilySearchParams, SearchSpace
+from lcml.training.search import run_search
+
+from .test_loop import toy
+
+CAP = 6
+
+
+def search_params(epochs=3, heartbeat=1):
+    return FamilySearchParams(
+        n_trials=CAP, epochs=epochs, batch_size=32, patience=10, pruner="none", seed=0, heartbeat_seconds=heartbeat,
+        space=SearchSpace(n_layers=(1, 1), filters=(32, 32), dropout=(0.1, 0.2), lr=(1e-3, 1e-2)),
+    )
+
+
+def worker(storage, study, folder, epochs):
+    mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow-{os.getpid()}.db")  # each worker its own run log
+    with mlflow.start_run():
+        run_search(toy(96, 0), toy(32, 1), n_classes=2, params=search_params(epochs), study_name=study,
+                   storage=storage, checkpoints=folder / "checkpoints")
+
+
+def start(ctx, storage, study, folder, epochs=3):
+    p = ctx.Process(target=worker, args=(storage, study, folder, epochs))
+    p.start()
+    return p
+
+
+def test_two_workers_share_the_cap_exactly(postgres_url, tmp_path):
+    ctx = mp.get_context("spawn")
+    procs = [start(ctx, postgres_url, "shared-cap", tmp_path) for _ in range(2)]
+    for p in procs:
+        p.join(timeout=300)
+        assert p.exitcode == 0
+    study = optuna.load_study(study_name="shared-cap", storage=postgres_url)
+    finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) == CAP
+    numbers = [t.number for t in study.trials]
+    assert len(numbers) == len(set(numbers))
+    assert len(list((tmp_path / "checkpoints").glob("trial-*.safetensors"))) == CAP
+
+
+def test_killed_worker_trial_is_reclaimed(postgres_url, tmp_path):
+    ctx = mp.get_context("spawn")
+    victim = start(ctx, postgres_url, "reclaim", tmp_path, epochs=200)  # a long trial to kill
+    deadline = time.monotonic() + 180
+    storage = optuna.storages.RDBStorage(postgres_url)  # one connection pool for all the polling
+    while True:
+        try:
+            study = optuna.load_study(study_name="reclaim", storage=storage)
+            if any(t.state == TrialState.RUNNING for t in study.trials):
+                break
+        except KeyError:  # study not created yet
+            pass
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.join()
+    survivor = start(ctx, postgres_url, "reclaim", tmp_path)
+    survivor.join(timeout=300)
+    assert survivor.exitcode == 0
+    study = optuna.load_study(study_name="reclaim", storage=postgres_url)
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert len(failed) == 1  # the killed worker's trial, failed by its missing heartbeat
+    retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == failed[0].number]
+    assert retried and retried[0].state == TrialState.COMPLETE  # and re-run with the same parameters
+    assert retried[0].params == failed[0].params
+    assert sum(t.state == TrialState.COMPLETE for t in study.trials) == CAP
