@@ -164,7 +164,7 @@ def _previous_candidate(client, name: str, lineage: dict) -> dict | None:
     }
 
 
-def _log_drift(client, name: str, release: str, paths: Paths, params: Params, current) -> None:
+def _log_drift(client, name: str, release: str, paths: Paths, current) -> None:
     """drift.json: this release against the champion's training release (when they differ)."""
     import mlflow
 
@@ -238,7 +238,7 @@ def train(release: str, run_name: str | None = None, profile: str | None = None,
             return previous
     with mlflow.start_run(run_name=f"search-{FAMILY}-{run_name}") as run:
         mlflow.set_tags(lineage)
-        _log_drift(client, params.registry.model_name, release, paths, params,
+        _log_drift(client, params.registry.model_name, release, paths,
                    pd.concat(frames.values(), ignore_index=True))
         mlflow.log_params({"release": release, "profile": params.profile, "n_trials": params.search.conv_bilstm.n_trials,
                            "epochs": params.search.conv_bilstm.epochs, "fold_length": params.features.fold_length})
