@@ -179,15 +179,11 @@ def registry_status(
     profile: Profile = None,
 ):
     """Versions, aliases, key metrics and gate verdicts."""
-    from mlflow import MlflowClient
-
-    from lcml import pipeline
     from lcml.registry.promote import registry_status as status
 
-    params, paths = pipeline.context(profile)
+    client, params, paths = _client(profile)
     name = name or params.registry.model_name
-    pipeline.setup_mlflow(paths, name)
-    info = status(MlflowClient(), name)
+    info = status(client, name)
     if as_json:
         typer.echo(json.dumps(info, indent=2, default=str))
         return

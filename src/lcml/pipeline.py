@@ -143,7 +143,7 @@ def _split_features(frame, classes, params: Params):
 
 def _previous_candidate(client, name: str, lineage: dict) -> dict | None:
     """The version already trained from this release with these params, family and code, if any."""
-    from lcml.registry.promote import find_versions
+    from lcml.registry.promote import find_versions, run_test_metrics
 
     keys = ("release", "params_hash", "family", "git_commit")
     found = find_versions(client, name, **{k: lineage[k] for k in keys})
@@ -151,7 +151,7 @@ def _previous_candidate(client, name: str, lineage: dict) -> dict | None:
         return None  # uncommitted code is never "the same" as what trained a version
     mv = found[0]
     run = client.get_run(mv.run_id)
-    metrics = {k.removeprefix("test_"): v for k, v in run.data.metrics.items() if k.startswith("test_")}
+    metrics = run_test_metrics(run)
     return {
         "release": lineage["release"], "skipped": True, "version": str(mv.version), "run_id": mv.run_id,
         "model_uri": mv.source, "family": lineage["family"], "study": mv.tags.get("study", ""),

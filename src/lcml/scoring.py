@@ -11,20 +11,18 @@ from lcml.errors import InputError
 
 
 def resolve(model_uri: str) -> tuple[str, str]:
-    """``(model_name, version)`` of a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI."""
+    """``(model_name, version)`` of a ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI; ``("", "")`` else."""
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
-    match = re.fullmatch(r"models:/([^/@]+)(?:@([^/]+)|/(\d+))", model_uri)
-    if not match:
+    from lcml.errors import LcmlError
+    from lcml.registry.promote import resolve_version
+
+    if not re.fullmatch(r"models:/[^/@]+(@[^/]+|/\d+)", model_uri):
         return "", ""
-    name, alias, version = match.groups()
-    client = MlflowClient()
     try:
-        mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
-    except MlflowException as exc:
-        raise InputError(f"model {model_uri} not found in the registry ({exc.message.splitlines()[0]})") from None
-    return name, str(mv.version)
+        return resolve_version(MlflowClient(), model_uri)
+    except LcmlError as exc:
+        raise InputError(f"model {model_uri} not found in the registry ({exc})") from None
 
 
 def score(model_uri: str, source: str | Path, batch_size: int = 256, progress: bool = True) -> pd.DataFrame:

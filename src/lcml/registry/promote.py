@@ -297,8 +297,11 @@ def resolve_version(client, ref: str) -> tuple[str, str]:
     return name, version
 
 
-def version_metrics(client, name: str, version: str) -> dict[str, float]:
-    """Test metrics of a version, from its training run (``test_*`` metrics)."""
-    mv = client.get_model_version(name, version)
-    run = client.get_run(mv.run_id)
+def run_test_metrics(run) -> dict[str, float]:
+    """Test metrics a training run logged (``test_*``), without the prefix."""
     return {k.removeprefix("test_"): v for k, v in run.data.metrics.items() if k.startswith("test_")}
+
+
+def version_metrics(client, name: str, version: str) -> dict[str, float]:
+    """Test metrics of a version, from its training run."""
+    return run_test_metrics(client.get_run(client.get_model_version(name, version).run_id))

@@ -127,7 +127,6 @@ def run_search(
     """
     import mlflow
     import optuna
-    from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
     from safetensors.torch import load_file, save_file
 
@@ -187,8 +186,7 @@ def run_search(
             fail_stale_trials(study)
             time.sleep(min(params.heartbeat_seconds, 5))
             continue
-        study.optimize(objective, n_trials=1, gc_after_trial=True, catch=(_SurplusTrial,),
-                       callbacks=[MaxTrialsCallback(params.n_trials, states=finished)])
+        study.optimize(objective, n_trials=1, gc_after_trial=True, catch=(_SurplusTrial,))
     trials = study.get_trials(deepcopy=False)
     n_pruned = sum(t.state == TrialState.PRUNED for t in trials)
     n_complete = sum(t.state == TrialState.COMPLETE for t in trials)
