@@ -5,8 +5,10 @@ Scheduled on the release Assets that `survey_release` updates (the event's extra
 can also be triggered by hand with a `release`.
 
 `prepare_release` → `validate` (Great Expectations; too many bad rows fails the run here, before any
-training) → `publish` (DVC add + push of `data/`) → `train` (Optuna search of the Conv+BiLSTM family,
-one parent MLflow run and a nested run per trial; best model logged as a pyfunc) → `register_and_gate`
+training) → `publish` (DVC add + push of `data/`) → `plan_search` (parent MLflow run, Optuna study) →
+`search_worker` × N (dynamic task mapping: N = `search.workers` workers share the study on a PostgreSQL
+storage, 1 on SQLite; global trial cap, a nested MLflow run per trial) → `finish_search` (best trial
+logged as a pyfunc and scored on the test split) → `register_and_gate`
 (new registry version; champion re-evaluated on the same test objects; `challenger`/`champion` aliases
 move only when every gate in `params.yaml` passes) → `report` (summary JSON under the state folder).
 
@@ -78,13 +80,29 @@ def retrain_classifiers():
 
         return pipeline.publish(release, **_opts(context))
 
-    # on Celery, training goes to the GPU workers' queue when LCML_TRAIN_QUEUE=gpu (docker-compose.yml)
-    @task(queue=os.environ.get("LCML_TRAIN_QUEUE", "default"))
-    def train(release: str, published: dict, **context) -> dict:
+    @task
+    def plan_search(release: str, published: dict, **context) -> dict:
         from lcml import pipeline
 
-        return pipeline.train(release, run_name=_tag(context), force=bool(context["params"].get("force")),
-                              **_opts(context))
+        return pipeline.plan_training(release, run_name=_tag(context), force=bool(context["params"].get("force")),
+                                      **_opts(context))
+
+    @task
+    def worker_slots(plan: dict) -> list[int]:
+        return plan["workers"]  # [] when this release was trained already: the mapped workers are skipped
+
+    # on Celery, the search workers go to the GPU workers' queue when LCML_TRAIN_QUEUE=gpu (docker-compose.yml)
+    @task(queue=os.environ.get("LCML_TRAIN_QUEUE", "default"), retries=1)
+    def search_worker(plan: dict, worker: int) -> dict:
+        from lcml import pipeline
+
+        return pipeline.search_worker(plan, worker)
+
+    @task(trigger_rule="none_failed")
+    def finish_search(plan: dict, workers: list[dict] | None = None) -> dict:
+        from lcml import pipeline
+
+        return pipeline.finish_training(plan, list(workers or []))
 
     @task
     def register_and_gate(trained: dict, **context) -> dict:
@@ -101,7 +119,9 @@ def retrain_classifiers():
     release = prepare_release()
     validation = validate(release)
     published = publish(release, validation)
-    trained = train(release, published)
+    plan = plan_search(release, published)
+    workers = search_worker.partial(plan=plan).expand(worker=worker_slots(plan))
+    trained = finish_search(plan, workers)
     gated = register_and_gate(trained)
     report(release, validation, published, trained, gated)
 

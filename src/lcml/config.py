@@ -98,6 +98,8 @@ class FamilySearchParams(_Strict):
 
 
 class SearchParams(_Strict):
+    #: workers sharing one study when Optuna's storage is a database server (1 on SQLite)
+    workers: int = Field(default=2, ge=1)
     conv_bilstm: FamilySearchParams
 
 

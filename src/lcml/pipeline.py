@@ -188,26 +188,7 @@ def _log_drift(client, name: str, release: str, paths: Paths, current) -> None:
     mlflow.set_tags({"drift.reference": reference_id, "drift.detected": ",".join(report["drifted"]) or "none"})
 
 
-def train(release: str, run_name: str | None = None, profile: str | None = None,
-          overrides: dict | None = None, params: Params | None = None, force: bool = False) -> dict[str, Any]:
-    """Optuna search (parent MLflow run, one nested run per trial), then log the best model as a pyfunc.
-
-    ``params`` replaces ``params.yaml`` (``lcml reproduce`` passes the recorded ones). When a version
-    was already trained from this release with the same params, family and commit, nothing is trained
-    and that version is returned with ``skipped: True`` (unless ``force``).
-    Returns the run id, model URI, test metrics and trial counts.
-    """
-    import mlflow
-    import pandas as pd
-
-    from lcml.evaluation import classification_metrics, confusion_figure
-    from lcml.features.extract import AUX_FEATURES
-    from lcml.lineage import git_state, package_versions
-    from lcml.registry import pyfunc
-    from lcml.training.search import run_search, save_optuna_plots
-
-    loaded, paths = context(profile, overrides)
-    params = params or loaded
+def _training_frames(params: Params, paths: Paths, release: str) -> tuple[Path, list[str], dict]:
     folder = rel.release_dir(paths, release)
     if not folder.is_dir():
         raise InputError(f"release {release} not found at {folder} (dvc pull, or build it first)")
@@ -216,6 +197,38 @@ def train(release: str, run_name: str | None = None, profile: str | None = None,
     for split, frame in frames.items():
         if frame.empty:
             raise InputError(f"release {release}: the {split} split is empty")
+    return folder, classes, frames
+
+
+def search_workers(params: Params, paths: Paths) -> int:
+    """How many search workers share one study: ``search.workers`` on a database server, else 1.
+
+    A SQLite file takes one writer; a second worker would also fail the first one's running trial
+    as abandoned (see :func:`lcml.training.search.run_trials`).
+    """
+    from lcml.training.search import is_shared_storage
+
+    return params.search.workers if is_shared_storage(paths.optuna_storage) else 1
+
+
+def plan_training(release: str, run_name: str | None = None, profile: str | None = None,
+                  overrides: dict | None = None, params: Params | None = None, force: bool = False) -> dict[str, Any]:
+    """Start a training: lineage, the parent MLflow run (params, dataset, drift), the Optuna study.
+
+    Returns the plan that :func:`search_worker` (once per worker, in parallel on a database server)
+    and :func:`finish_training` take. When a version was already trained from this release with the
+    same params, family and commit (and not ``force``), returns that version with ``skipped: True``
+    and no workers.
+    """
+    import mlflow
+    import pandas as pd
+
+    from lcml.lineage import git_state, package_versions
+    from lcml.training.search import _open_study
+
+    loaded, paths = context(profile, overrides)
+    params = params or loaded
+    folder, classes, frames = _training_frames(params, paths, release)
     run_name = run_name or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     study_name = f"{params.registry.model_name}.{FAMILY}.{release}.{run_name}"
     commit, dirty = git_state(paths.project)
@@ -235,13 +248,16 @@ def train(release: str, run_name: str | None = None, profile: str | None = None,
     if not force:
         previous = _previous_candidate(client, params.registry.model_name, lineage)
         if previous is not None:
-            return previous
+            return {**previous, "workers": []}
+    search = params.search.conv_bilstm
     with mlflow.start_run(run_name=f"search-{FAMILY}-{run_name}") as run:
         mlflow.set_tags(lineage)
         _log_drift(client, params.registry.model_name, release, paths,
                    pd.concat(frames.values(), ignore_index=True))
-        mlflow.log_params({"release": release, "profile": params.profile, "n_trials": params.search.conv_bilstm.n_trials,
-                           "epochs": params.search.conv_bilstm.epochs, "fold_length": params.features.fold_length})
+        n_workers = search_workers(params, paths)
+        mlflow.log_params({"release": release, "profile": params.profile, "n_trials": search.n_trials,
+                           "epochs": search.epochs, "fold_length": params.features.fold_length,
+                           "search_workers": n_workers})
         mlflow.log_dict(params.model_dump(mode="json"), "params.json")
         mlflow.log_dict(package_versions(), "package_versions.json")
         index = pd.concat([f[["object_id", "label"]].assign(split=s) for s, f in frames.items()], ignore_index=True)
@@ -251,16 +267,60 @@ def train(release: str, run_name: str | None = None, profile: str | None = None,
             dataset = mlflow.data.from_pandas(index, source=folder.as_uri(), targets="label", name=release,
                                               digest=lineage["manifest_hash"][:16])
         mlflow.log_input(dataset, context="training")
-        train_set = _split_features(frames["train"], classes, params)
-        val_set = _split_features(frames["val"], classes, params)
-        found = run_search(
-            train_set, val_set, n_classes=len(classes), params=params.search.conv_bilstm,
-            study_name=study_name, storage=paths.optuna_storage,
-            checkpoints=paths.home / "checkpoints" / study_name,
-        )
+    _open_study(study_name, paths.optuna_storage, search)  # created once, before the workers race for it
+    return {"release": release, "run_id": run.info.run_id, "family": FAMILY, "study": study_name,
+            "classes": classes, "lineage": lineage, "params": params.model_dump(mode="json"),
+            "skipped": False, "workers": list(range(n_workers))}
+
+
+def _plan_params(plan: dict[str, Any]) -> Params:
+    # the plan carries the params it was made with: every worker trains with the same ones
+    return Params.model_validate(plan["params"])
+
+
+def search_worker(plan: dict[str, Any], worker: int = 0) -> dict[str, Any]:
+    """One worker of a planned search: trials until the study's global cap (see :func:`plan_training`)."""
+    from lcml.training.search import run_trials
+
+    params, paths = _plan_params(plan), Paths.from_env().ensure()
+    _, classes, frames = _training_frames(params, paths, plan["release"])
+    setup_mlflow(paths, params.registry.model_name)
+    counts = run_trials(
+        _split_features(frames["train"], classes, params), _split_features(frames["val"], classes, params),
+        n_classes=len(classes), params=params.search.conv_bilstm, study_name=plan["study"],
+        storage=paths.optuna_storage, checkpoints=paths.home / "checkpoints" / plan["study"],
+        parent_run_id=plan["run_id"],
+    )
+    log.info("search worker %s of %s ran %s trials", worker, plan["study"], counts["trials_run"])
+    return {"worker": worker, **counts}
+
+
+def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> dict[str, Any]:
+    """Best trial of the finished study → pyfunc model in the parent run, scored on the test split.
+
+    Returns the run id, model URI, test metrics and trial counts (what :func:`register_and_gate` takes).
+    """
+    if plan.get("skipped"):
+        return {k: v for k, v in plan.items() if k != "workers"}
+    import mlflow
+
+    from lcml.evaluation import classification_metrics, confusion_figure
+    from lcml.features.extract import AUX_FEATURES
+    from lcml.lineage import package_versions
+    from lcml.registry import pyfunc
+    from lcml.training.search import best_of_study, save_optuna_plots
+
+    params, paths = _plan_params(plan), Paths.from_env().ensure()
+    release, classes, study_name, lineage = plan["release"], plan["classes"], plan["study"], plan["lineage"]
+    _, _, frames = _training_frames(params, paths, release)
+    setup_mlflow(paths, params.registry.model_name)
+    with mlflow.start_run(run_id=plan["run_id"]):
+        found = best_of_study(study_name, paths.optuna_storage, paths.home / "checkpoints" / study_name)
         mlflow.log_params({f"best.{k}": v for k, v in found.best_params.items()})
         mlflow.log_metrics({"best_val_balanced_accuracy": found.best_value, "n_trials": found.n_trials,
                             "n_pruned": found.n_pruned, "n_failed": found.n_failed})
+        if workers:
+            mlflow.log_dict({"workers": workers}, "search/workers.json")
         with tempfile.TemporaryDirectory() as tmp:
             for plot in save_optuna_plots(study_name, paths.optuna_storage, Path(tmp)):
                 mlflow.log_artifact(str(plot), "search")
@@ -296,7 +356,7 @@ def train(release: str, run_name: str | None = None, profile: str | None = None,
         mlflow.log_figure(fig, "confusion_matrix.png")
     return {
         "release": release,
-        "run_id": run.info.run_id,
+        "run_id": plan["run_id"],
         "model_uri": info.model_uri,
         "family": FAMILY,
         "study": study_name,
@@ -309,6 +369,21 @@ def train(release: str, run_name: str | None = None, profile: str | None = None,
         "latency_ms_per_curve": latency_ms,
         "lineage": lineage,
     }
+
+
+def train(release: str, run_name: str | None = None, profile: str | None = None,
+          overrides: dict | None = None, params: Params | None = None, force: bool = False) -> dict[str, Any]:
+    """Plan, search with one worker in this process, finish: the whole training of one release.
+
+    ``params`` replaces ``params.yaml`` (``lcml reproduce`` passes the recorded ones). When a version
+    was already trained from this release with the same params, family and commit, nothing is trained
+    and that version is returned with ``skipped: True`` (unless ``force``). A search interrupted
+    earlier with the same ``run_name`` resumes.
+    """
+    plan = plan_training(release, run_name, profile=profile, overrides=overrides, params=params, force=force)
+    if plan.get("skipped"):
+        return finish_training(plan)
+    return finish_training(plan, [search_worker(plan, 0)])
 
 
 def predict_frame(model_uri: str, frame, model_config: dict | None = None):

@@ -138,7 +138,7 @@ def test_broken_release_stops_before_training_and_keeps_champion(dag_project, da
     s = states(run)
     assert s["prepare_release"] == "success"
     assert s["validate"] == "failed"
-    assert s["train"] == s["register_and_gate"] == "upstream_failed"  # training never started
+    assert s["plan_search"] == s["register_and_gate"] == "upstream_failed"  # training never started
     assert alias_version(client, NAME, CHAMPION) == champion
     assert len(client.search_model_versions(f"name='{NAME}'")) == n_versions
     manifest = rel.read_manifest(rel.release_dir(paths, "kepler/broken-v1"))
@@ -169,6 +169,7 @@ def test_new_release_retrains_with_drift_report_and_gates(dag_project, dag):
 
     again = dag.test(run_conf={"profile": "ci", "release": "kepler/sim-v2", "tag": "dagtest-v2-again"})
     assert str(again.state) == "success", states(again)
+    assert states(again)["search_worker"] == "skipped"  # no worker slots: nothing trains
     repeat = json.loads((paths.reports / "dagtest-v2-again.json").read_text())["registry"]
     assert repeat["skipped"] and repeat["version"] == reg["version"]
     assert len(client.search_model_versions(f"name='{NAME}'")) == n_versions

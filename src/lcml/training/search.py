@@ -15,6 +15,8 @@ from lcml.models.conv_bilstm import ConvBiLSTM, ConvBiLSTMConfig
 from lcml.training.loop import Dataset, seed_everything, train_model
 
 FAMILY = "conv_bilstm"
+#: where each trial's MLflow run keeps its weights and config
+CHECKPOINT_ARTIFACTS = "checkpoint"
 
 
 @dataclass
@@ -106,7 +108,7 @@ def _fail_abandoned(study) -> int:
     return len(abandoned)
 
 
-def run_search(
+def run_trials(
     train: Dataset,
     val: Dataset,
     *,
@@ -115,20 +117,24 @@ def run_search(
     study_name: str,
     storage: str,
     checkpoints: Path,
+    parent_run_id: str | None = None,
     resume_abandoned: bool = True,
-) -> SearchResult:
-    """Run (or resume) the study; must be called inside an active MLflow (parent) run.
+) -> dict[str, int]:
+    """One search worker: run trials of the study until it holds ``params.n_trials`` finished ones.
 
-    Each trial logs its parameters and per-epoch validation metrics to a nested MLflow run and
-    reports to Optuna, whose pruner may stop it early. Each finished trial's weights are written to
-    ``checkpoints``, so a search killed midway resumes: the study (in RDB storage) keeps finished
-    trials, only the missing ones run, and the best model is read back from disk. The trial count is a
-    global cap over finished (complete or pruned) trials, also when several workers share the study.
+    Each trial logs its parameters and per-epoch validation metrics to an MLflow run nested under
+    ``parent_run_id`` (or under the active run) and reports to Optuna, whose pruner may stop it early.
+    A finished trial's weights are written to ``checkpoints`` and logged to its MLflow run, so a search
+    killed midway resumes (the study keeps finished trials; only the missing ones run) and the best
+    model can be read back by any machine. The trial count is a global cap over finished (complete or
+    pruned) trials, exact also when several workers share the study on a database server.
+    Returns this worker's counts.
     """
     import mlflow
     import optuna
+    from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     optuna.logging.set_verbosity(logging.WARNING)
     checkpoints.mkdir(parents=True, exist_ok=True)
@@ -140,13 +146,17 @@ def run_search(
     fold_length = train.folded.shape[1]
     n_aux = train.aux.shape[1]
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
+    ran = 0
 
     def objective(trial: optuna.Trial) -> float:
+        nonlocal ran
         earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number and t.state != TrialState.FAIL]
         if len(earlier) >= params.n_trials:
             raise _SurplusTrial(f"trial {trial.number}: the study already has {params.n_trials} trials")
+        ran += 1
         cfg, lr = suggest_config(trial, params.space, n_classes=n_classes, n_aux=n_aux, fold_length=fold_length)
-        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent_run_id) as run:
+            trial.set_user_attr("mlflow_run_id", run.info.run_id)
             mlflow.log_params({**trial.params, "trial": trial.number, "family": FAMILY})
 
             def report(epoch: int, metrics: dict) -> None:
@@ -165,18 +175,19 @@ def run_search(
                 seed=seed, weighted=params.class_weighted, on_epoch=report,
             )
             mlflow.log_metrics({"best_val_balanced_accuracy": result.best_score, "best_epoch": result.best_epoch})
+            weights, config = _checkpoint(checkpoints, trial.number)
+            save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(weights))
+            config.write_text(json.dumps({"config": cfg.as_dict(), "best_epoch": result.best_epoch,
+                                          "best_score": result.best_score}))
+            # workers on other machines do not share this folder; the tracking server's store they do
+            mlflow.log_artifact(str(weights), CHECKPOINT_ARTIFACTS)
+            mlflow.log_artifact(str(config), CHECKPOINT_ARTIFACTS)
             mlflow.set_tag("state", "complete")
-        weights, config = _checkpoint(checkpoints, trial.number)
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(weights))
-        config.write_text(json.dumps({"config": cfg.as_dict(), "best_epoch": result.best_epoch,
-                                      "best_score": result.best_score}))
         return result.best_score
 
     # Global cap, exact with several workers: a trial runs only if fewer than n_trials non-failed
     # trials precede it (trial numbers come from the database, so workers agree); while the last
     # trials are still running elsewhere a worker waits, and takes over any whose worker dies.
-    from optuna.storages import fail_stale_trials
-
     while True:
         states = [t.state for t in study.get_trials(deepcopy=False)]
         done = sum(st in finished for st in states)
@@ -187,6 +198,16 @@ def run_search(
             time.sleep(min(params.heartbeat_seconds, 5))
             continue
         study.optimize(objective, n_trials=1, gc_after_trial=True, catch=(_SurplusTrial,))
+    return {"trials_run": ran, "abandoned": abandoned}
+
+
+def best_of_study(study_name: str, storage: str, checkpoints: Path) -> SearchResult:
+    """Counts of the finished study and its best model, from ``checkpoints`` or the trial's MLflow run."""
+    import optuna
+    from optuna.trial import TrialState
+    from safetensors.torch import load_file
+
+    study = optuna.load_study(study_name=study_name, storage=storage)
     trials = study.get_trials(deepcopy=False)
     n_pruned = sum(t.state == TrialState.PRUNED for t in trials)
     n_complete = sum(t.state == TrialState.COMPLETE for t in trials)
@@ -194,6 +215,12 @@ def run_search(
         raise RuntimeError(f"study {study_name}: no trial completed ({n_pruned} pruned)")
     best = study.best_trial
     weights, config = _checkpoint(checkpoints, best.number)
+    if not weights.is_file() and best.user_attrs.get("mlflow_run_id"):
+        import mlflow
+
+        folder = Path(mlflow.artifacts.download_artifacts(
+            run_id=best.user_attrs["mlflow_run_id"], artifact_path=CHECKPOINT_ARTIFACTS))
+        weights, config = folder / weights.name, folder / config.name
     if not weights.is_file():
         raise RuntimeError(f"study {study_name}: best trial {best.number} has no checkpoint at {weights}")
     saved = json.loads(config.read_text())
@@ -211,8 +238,29 @@ def run_search(
         config=cfg,
         model=model.eval(),
         n_failed=sum(t.state == TrialState.FAIL for t in trials),
-        n_abandoned=abandoned,
     )
+
+
+def run_search(
+    train: Dataset,
+    val: Dataset,
+    *,
+    n_classes: int,
+    params: FamilySearchParams,
+    study_name: str,
+    storage: str,
+    checkpoints: Path,
+    resume_abandoned: bool = True,
+) -> SearchResult:
+    """Run (or resume) the whole study in this process (one worker), then return its best model.
+
+    Must be called inside an active MLflow (parent) run; see :func:`run_trials`.
+    """
+    counts = run_trials(train, val, n_classes=n_classes, params=params, study_name=study_name, storage=storage,
+                        checkpoints=checkpoints, resume_abandoned=resume_abandoned)
+    result = best_of_study(study_name, storage, checkpoints)
+    result.n_abandoned = counts["abandoned"]
+    return result
 
 
 def save_optuna_plots(study_name: str, storage: str, folder: Path) -> list[Path]:
