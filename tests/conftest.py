@@ -124,6 +124,15 @@ def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> Non
             time.sleep(0.5)
 
 
+_PG: dict = {}
+
+
+def postgres_database(postgres_url: str, name: str) -> str:
+    """A new, empty database on the session's PostgreSQL server; returns its SQLAlchemy URL."""
+    _PG["createdb"](name)
+    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """A throw-away PostgreSQL server on 127.0.0.1 (Debian's postgresql; `.ci/run` installs it)."""
@@ -153,6 +162,7 @@ def postgres_url() -> str:
                 break
             time.sleep(0.2)
         run(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "lcml", "optuna")
+        _PG["createdb"] = lambda name: run(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "lcml", name)
         yield f"postgresql+psycopg2://lcml@127.0.0.1:{port}/optuna"
     finally:
         subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],

@@ -60,9 +60,10 @@ def setup_mlflow(paths: Paths, experiment: str) -> str:
         exp_id = found.experiment_id
     else:
         uri = paths.mlflow_tracking_uri
-        local = uri.startswith("sqlite") or "://" not in uri
-        # a tracking server stores artifacts itself; SQLite keeps them in the state folder
-        location = paths.mlflow_artifacts.as_uri() if local else None
+        # a tracking server stores artifacts itself; a database (SQLite, PostgreSQL) written directly
+        # would default to ./mlruns in whatever folder the process runs in: keep them in the state folder
+        server = uri.split("://", 1)[0] in ("http", "https", "databricks")
+        location = None if server else paths.mlflow_artifacts.as_uri()
         exp_id = mlflow.create_experiment(experiment, artifact_location=location)
     before = os.environ.get("MLFLOW_EXPERIMENT_ID")
     mlflow.set_experiment(experiment_id=exp_id)
