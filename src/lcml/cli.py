@@ -74,6 +74,105 @@ def data_publish(release: str, profile: Profile = None):
     typer.echo(json.dumps(pipeline.publish(release, profile=profile), indent=2))
 
 
+@data_app.command("release")
+@guarded
+def data_release(
+    survey: Annotated[str, typer.Argument(help="kepler, k2, tess, catalina-sss, crts or astrom3")],
+    source: Annotated[Path, typer.Option("--source", "-s", help="file or folder to ingest (see README)")],
+    version: Annotated[Optional[str], typer.Option(help="release version (default: today's date, vYYYYMMDD)")] = None,
+    labels: Annotated[Optional[Path], typer.Option(help="CSV with an id column (object_id/kic/epic/tic/id) and label")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="random sample of this many objects (Catalina/CRTS Parquet)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of that sample")] = 0,
+    validate: Annotated[bool, typer.Option(help="validate right after building")] = True,
+    profile: Profile = None,
+):
+    """Ingest a survey's files into a new immutable release, then validate it."""
+    from lcml import pipeline
+
+    version = version or datetime.now(timezone.utc).strftime("v%Y%m%d")
+    rid = pipeline.release_from_source(survey, source, version, labels=labels, limit=limit,
+                                       sample_seed=seed if limit else None, profile=profile)
+    typer.echo(f"built {rid}")
+    if validate:
+        summary = pipeline.validate(rid, profile=profile)
+        typer.echo(f"validated: {summary['n_accepted']}/{summary['n_objects']} objects accepted, "
+                   f"{summary['n_objects_quarantined']} quarantined"
+                   + (f"; flags: {'; '.join(summary['flags'])}" if summary.get("flags") else ""))
+        if summary.get("data_docs_index"):
+            typer.echo(f"data docs: {summary['data_docs_index']}")
+
+
+@data_app.command("list")
+@guarded
+def data_list(survey: Annotated[Optional[str], typer.Argument(help="only this survey")] = None,
+              as_json: Annotated[bool, typer.Option("--json")] = False):
+    """The releases in data/releases: size, classes, validation state."""
+    from lcml.config import Paths
+    from lcml.data.inventory import list_releases
+
+    rows = list_releases(Paths.from_env(), survey)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="releases")
+    for col in ("release", "created", "objects", "classes", "validation", "quarantined", "rejected", "folded"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["release"], r["created"], str(r["n_objects"]), str(r["n_classes"]), r["validated"],
+                      str(r["n_quarantined"] if r["n_quarantined"] is not None else "-"),
+                      str(r["n_rejected_at_ingest"]), "yes" if r["folded"] else "")
+    _wide_console().print(table)
+
+
+@data_app.command("diff")
+@guarded
+def data_diff(a: Annotated[str, typer.Argument(help="older release <survey>/<version>")],
+              b: Annotated[str, typer.Argument(help="newer release")],
+              as_json: Annotated[bool, typer.Option("--json")] = False):
+    """Objects added, removed and relabelled from A to B, and per-class counts."""
+    from lcml.config import Paths
+    from lcml.data.inventory import diff_releases
+
+    d = diff_releases(Paths.from_env(), a, b)
+    if as_json:
+        typer.echo(json.dumps(d, indent=2))
+        return
+    typer.echo(f"{a} ({d['n_a']} objects) → {b} ({d['n_b']} objects): {len(d['added'])} added, "
+               f"{len(d['removed'])} removed, {len(d['relabelled'])} relabelled")
+    for kind in ("added", "removed"):
+        if d[kind]:
+            typer.echo(f"  {kind}: {', '.join(d[kind][:10])}{' …' if len(d[kind]) > 10 else ''}")
+    for r in d["relabelled"][:20]:
+        typer.echo(f"  relabelled {r['object_id']}: {r['from']} → {r['to']}")
+    typer.echo("  per class: " + ", ".join(f"{c} {v['a']}→{v['b']}" for c, v in d["class_counts"].items()))
+
+
+@data_app.command("quarantine")
+@guarded
+def data_quarantine(release: Annotated[str, typer.Argument(help="<survey>/<version>")],
+                    as_json: Annotated[bool, typer.Option("--json")] = False,
+                    limit: Annotated[int, typer.Option(help="rows to show")] = 50):
+    """Objects left out of RELEASE (rejected at ingest or quarantined by validation) with their reasons."""
+    from lcml.config import Paths
+    from lcml.data.inventory import quarantine_report
+
+    frame = quarantine_report(Paths.from_env(), release)
+    if as_json:
+        typer.echo(frame.to_json(orient="records", indent=2))
+        return
+    if frame.empty:
+        typer.echo(f"{release}: nothing quarantined or rejected")
+        return
+    typer.echo(f"{release}: {int((frame['stage'] == 'ingest').sum())} rejected at ingest, "
+               f"{int((frame['stage'] == 'validation').sum())} quarantined by validation")
+    for row in frame.head(limit).itertuples():
+        typer.echo(f"  [{row.stage}] {row.object_id}: {row.reasons}")
+    if len(frame) > limit:
+        typer.echo(f"  … {len(frame) - limit} more (--limit, --json)")
+
+
 # ---------------------------------------------------------------- training without Airflow
 
 

@@ -22,7 +22,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -65,6 +65,22 @@ class DataParams(_Strict):
 
 class ValidateParams(_Strict):
     max_bad_fraction: float = Field(ge=0, le=1)
+    #: fewer points than this quarantines a curve (default: data.min_points); bins for folded releases
+    min_points: int | None = Field(default=None, ge=3)
+    #: per-class minimum of accepted objects; a class below it is flagged (fails with min_per_class_required)
+    min_per_class: int = Field(default=0, ge=0)
+    min_per_class_required: bool = False
+    #: repeated timestamps: "reject" quarantines the curve, "merge" accepts it (merged at ingest)
+    duplicate_times: Literal["reject", "merge"] = "reject"
+    #: per survey: keys replacing the ones above (surveys differ: Catalina has ~250 epochs, K2SC 64 bins)
+    surveys: dict[str, dict] = {}
+
+    def for_survey(self, survey: str) -> "ValidateParams":
+        override = self.surveys.get(survey) or {}
+        try:
+            return ValidateParams.model_validate({**self.model_dump(exclude={"surveys"}), **override})
+        except ValidationError as exc:
+            raise ConfigError(f"validation.surveys.{survey}: {exc.errors()[0]['msg']}") from None
 
 
 class PeriodParams(_Strict):

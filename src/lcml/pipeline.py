@@ -22,6 +22,8 @@ from lcml.data.schema import classes_for
 from lcml.errors import InputError, LcmlError
 
 FAMILY = "conv_bilstm"
+#: surveys whose ``sim*`` releases lcml's simulators build on demand
+SIMULATED_SURVEYS = ("kepler", "k2", "astrom3")
 log = logging.getLogger("lcml.pipeline")
 
 
@@ -81,8 +83,9 @@ def setup_mlflow(paths: Paths, experiment: str) -> str:
 def prepare_release(release: str | None = None, profile: str | None = None, overrides: dict | None = None) -> str:
     """Return the release id to train on, building the simulated release when it does not exist yet.
 
-    ``release`` defaults to ``<data.survey>/<data.release>``. Versions starting with ``sim`` are made
-    by lcml's simulator (the embedded default); any other release must already exist.
+    ``release`` defaults to ``<data.survey>/<data.release>``. Versions starting with ``sim`` of
+    ``kepler``, ``k2`` and ``astrom3`` (light curves + spectra + metadata) are made by lcml's
+    simulators (the embedded default); any other release must already exist.
     """
     params, paths = context(profile, overrides)
     rid = release or rel.release_id(params.data.survey, params.data.release)
@@ -90,35 +93,72 @@ def prepare_release(release: str | None = None, profile: str | None = None, over
     if folder.exists():
         return rid
     survey, version = rid.split("/", 1)
-    if survey != "kepler" or not version.startswith("sim"):
-        raise InputError(f"release {rid} not found at {folder}")
-    from lcml.data.simulate import simulate_kepler
-
+    if survey not in SIMULATED_SURVEYS or not version.startswith("sim"):
+        raise InputError(f"release {rid} not found at {folder} (only {', '.join(f'{s}/sim-*' for s in SIMULATED_SURVEYS)} "
+                         "releases are simulated on demand; build others with `lcml data release`)")
     sim = params.data.simulate
-    simulated = simulate_kepler(
-        sim.n_objects, seed=sim.seed, class_fractions=sim.class_fractions, duration_days=sim.duration_days
-    )
-    rel.write_release(
-        paths, rid, simulated.lightcurves, objects=simulated.objects,
-        source=f"lcml.data.simulate.simulate_kepler(n_objects={sim.n_objects}, seed={sim.seed}, "
-               f"duration_days={sim.duration_days})",
-    )
+    call = f"n_objects={sim.n_objects}, seed={sim.seed}"
+    if survey == "astrom3":
+        from lcml.data.simulate_multimodal import simulate_multimodal
+
+        made = simulate_multimodal(sim.n_objects, seed=sim.seed)  # class_fractions are the Kepler classes
+        rel.write_release(paths, rid, made.lightcurves, objects=made.objects, spectra=made.spectra,
+                          source=f"lcml.data.simulate_multimodal.simulate_multimodal({call})")
+        return rid
+    from lcml.data import simulate
+
+    make = simulate.simulate_kepler if survey == "kepler" else simulate.simulate_k2
+    duration = sim.duration_days if survey == "kepler" else min(sim.duration_days, 80.0)  # K2 campaigns: 80 d
+    made = make(sim.n_objects, seed=sim.seed, class_fractions=sim.class_fractions if survey == "kepler" else None,
+                duration_days=duration)
+    rel.write_release(paths, rid, made.lightcurves, objects=made.objects,
+                      source=f"lcml.data.simulate.{make.__name__}({call}, duration_days={duration})")
     return rid
 
 
 def validate(release: str, profile: str | None = None, overrides: dict | None = None) -> dict[str, Any]:
-    """Great Expectations validation; raises :class:`~lcml.errors.ValidationFailed` above the bad fraction."""
+    """Great Expectations validation; raises :class:`~lcml.errors.ValidationFailed` above the bad fraction.
+
+    Limits come from ``validation`` in ``params.yaml`` with the survey's overrides; drift is judged
+    against the survey's previous release; HTML Data Docs go to ``$LCML_HOME/data_docs/<release>``.
+    """
+    from lcml.data.inventory import previous_release
     from lcml.data.validate import validate_release
 
     params, paths = context(profile, overrides)
+    survey = release.split("/")[0]
+    limits = params.validation.for_survey(survey)
     folder = rel.release_dir(paths, release)
+    previous = previous_release(paths, release)
     summary = validate_release(
         folder,
-        min_points=params.data.min_points,
-        classes=classes_for(release.split("/")[0]),
-        max_bad_fraction=params.validation.max_bad_fraction,
+        min_points=limits.min_points or params.data.min_points,
+        classes=classes_for(survey),
+        max_bad_fraction=limits.max_bad_fraction,
+        duplicate_times=limits.duplicate_times,
+        min_per_class=limits.min_per_class,
+        min_per_class_required=limits.min_per_class_required,
+        previous=rel.release_dir(paths, previous) if previous else None,
+        docs_dir=paths.home / "data_docs" / release,
     )
     return summary.as_dict()
+
+
+def release_from_source(survey: str, source: str | Path, version: str, *, labels: str | Path | None = None,
+                        limit: int | None = None, sample_seed: int | None = None,
+                        profile: str | None = None, overrides: dict | None = None) -> str:
+    """Ingest a survey's files (see :mod:`lcml.data.ingest`) into the new release ``<survey>/<version>``."""
+    from lcml.data.ingest import build_release, ingest
+
+    params, paths = context(profile, overrides)
+    rid = rel.release_id(survey, version)
+    folder = rel.release_dir(paths, rid)
+    if folder.exists():
+        raise InputError(f"release {rid} already exists at {folder}; releases are immutable (pick a new version)")
+    ingested = ingest(survey, source, labels=labels, limit=limit, sample_seed=sample_seed)
+    merge = params.validation.for_survey(survey).duplicate_times == "merge"
+    build_release(paths, rid, ingested, merge_duplicate_times=merge)
+    return rid
 
 
 def publish(release: str, profile: str | None = None, overrides: dict | None = None) -> dict[str, str]:

@@ -274,14 +274,15 @@ def folded_table(ids, n_bins=64, bad_phase=()):
 def test_folded_release_passes_with_64_bins(project):
     paths = Paths.from_env().ensure()
     ids = [f"EPIC {i}" for i in range(30)]
-    folder = rel.write_release(paths, "k2/folded", folded_table(ids), source="unit test")
+    unfolded = rel.write_release(paths, "k2/as-series", folded_table(ids), source="unit test")
     # with the time-series limit, 64 points are too few
     with pytest.raises(ValidationFailed, match="fewer than 100 points: 30"):
-        validate_release(folder, min_points=100, classes=CLASSES, max_bad_fraction=0.05)
+        validate_release(unfolded, min_points=100, classes=CLASSES, max_bad_fraction=0.05)
+    folder = rel.write_release(paths, "k2/folded", folded_table(ids), source="unit test", folded=True)
     summary = validate_release(folder, min_points=64, classes=CLASSES, max_bad_fraction=0.05, folded=True)
     assert summary.passed and summary.folded and summary.n_quarantined == 0
     # the manifest's "folded": true is read when the caller does not say
-    rel.update_manifest(folder, folded=True)
+    assert rel.read_manifest(folder)["folded"] is True
     assert validate_release(folder, min_points=48, classes=CLASSES, max_bad_fraction=0.05).folded is True
     with pytest.raises(InputError, match="manifest says folded=true"):
         validate_release(folder, min_points=64, classes=CLASSES, max_bad_fraction=0.05, folded=False)
@@ -291,13 +292,14 @@ def test_folded_release_rejects_times_outside_unit_phase_and_too_few_bins(projec
     paths = Paths.from_env().ensure()
     ids = [f"EPIC {i}" for i in range(40)]
     table = pa.concat_tables([folded_table(ids, bad_phase={"EPIC 3"}), folded_table(["EPIC short"], n_bins=32)])
-    folder = rel.write_release(paths, "k2/badphase", table, source="unit test")
-    summary = validate_release(folder, min_points=48, classes=CLASSES, max_bad_fraction=0.05, folded=True)
+    folder = rel.write_release(paths, "k2/badphase", table, source="unit test", folded=True)
+    summary = validate_release(folder, min_points=48, classes=CLASSES, max_bad_fraction=0.05)
     assert quarantine_reasons(folder)[1] == {"EPIC 3": {"phase (time of a folded curve) outside 0..1"},
                                              "EPIC short": {"fewer than 48 bins"}}
-    # unfolded, the day-scale times are fine
-    summary = validate_release(folder, min_points=48, classes=CLASSES, max_bad_fraction=0.05)
-    assert quarantine_reasons(folder)[1] == {"EPIC short": {"fewer than 48 points"}}
+    # as a time series, the day-scale times are fine
+    series = rel.write_release(paths, "k2/series", table, source="unit test")
+    summary = validate_release(series, min_points=48, classes=CLASSES, max_bad_fraction=0.05)
+    assert quarantine_reasons(series)[1] == {"EPIC short": {"fewer than 48 points"}}
     assert not summary.folded
 
 

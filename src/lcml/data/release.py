@@ -3,7 +3,8 @@
 A release lives in ``data/releases/<survey>/<version>/``:
 
 - ``lightcurves.parquet`` (see :data:`lcml.data.schema.LIGHTCURVE_SCHEMA`), every ingested row;
-- ``objects.parquet`` (optional per-object metadata);
+- ``objects.parquet`` (optional per-object metadata), ``spectra.parquet`` (optional, multimodal);
+- ``rejected.parquet`` (inputs the reader could not ingest, each with its reason);
 - ``quarantine.parquet`` (rows rejected by validation, each with its reasons);
 - ``manifest.json`` (survey, version, source, counts, sha256 of each file, validation summary).
 """
@@ -13,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +35,8 @@ from lcml.errors import InputError, LcmlError
 LIGHTCURVES = "lightcurves.parquet"
 OBJECTS = "objects.parquet"
 QUARANTINE = "quarantine.parquet"
+SPECTRA = "spectra.parquet"
+REJECTED = "rejected.parquet"
 MANIFEST = "manifest.json"
 SPLITS = ("train", "val", "test")
 
@@ -69,37 +74,67 @@ def sha256_file(path: Path) -> str:
 def write_release(
     paths: Paths,
     rid: str,
-    lightcurves: pa.Table,
+    lightcurves: pa.Table | Iterable[pa.Table | pa.RecordBatch],
     *,
     source: str,
     objects: pd.DataFrame | None = None,
     conversion: str | None = None,
+    spectra: pd.DataFrame | None = None,
+    rejected: pd.DataFrame | None = None,
+    folded: bool = False,
 ) -> Path:
     """Write a new release; an existing one is never overwritten (releases are immutable).
 
     Parameters
     ----------
     lightcurves
-        Table with the canonical columns; extra columns are rejected so nothing is silently lost.
+        Table with the canonical columns, or an iterable of such tables / record batches, written one
+        after the other so a release larger than memory streams through; extra columns are rejected so
+        nothing is silently lost.
     source
         Human-readable origin (e.g. ``simulate(seed=42, n=1200)`` or an input path).
     conversion
         How the flux was derived (e.g. magnitudes to relative flux), recorded in the manifest.
+    spectra
+        One spectrum per object (``object_id``, ``wavelength``, ``flux``, ``ivar``): ``spectra.parquet``.
+    rejected
+        Inputs the reader could not ingest (``object_id``, ``source``, ``reason``): ``rejected.parquet``;
+        they count in the release's accounting (``n_input == accepted + quarantined + rejected``).
+    folded
+        Pre-folded curves (``time`` is phase in [0, 1)); features skip folding, validation counts bins.
     """
     folder = release_dir(paths, rid)
     if folder.exists():
         raise LcmlError(f"release {rid} already exists at {folder}; releases are immutable")
-    missing = set(LIGHTCURVE_SCHEMA.names) - set(lightcurves.column_names)
-    extra = set(lightcurves.column_names) - set(LIGHTCURVE_SCHEMA.names)
-    if missing or extra:
-        raise InputError(f"release {rid}: columns missing {sorted(missing)}, unexpected {sorted(extra)}")
-    table = lightcurves.select(LIGHTCURVE_SCHEMA.names).cast(LIGHTCURVE_SCHEMA)
+    batches = [lightcurves] if isinstance(lightcurves, (pa.Table, pa.RecordBatch)) else lightcurves
     tmp = folder.with_name(folder.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=False)
-    pq.write_table(table, tmp / LIGHTCURVES, compression="zstd")
-    if objects is not None:
-        objects.to_parquet(tmp / OBJECTS, index=False)
-    labels = [x for x in table.column("label").to_pylist()]
+    if tmp.exists():  # left by a build that was killed: nothing in it was ever a release
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    counts: Counter = Counter()
+    n_rows = 0
+    try:
+        with pq.ParquetWriter(tmp / LIGHTCURVES, LIGHTCURVE_SCHEMA, compression="zstd") as writer:
+            for batch in batches:
+                missing = set(LIGHTCURVE_SCHEMA.names) - set(batch.schema.names)
+                extra = set(batch.schema.names) - set(LIGHTCURVE_SCHEMA.names)
+                if missing or extra:
+                    raise InputError(f"release {rid}: columns missing {sorted(missing)}, unexpected {sorted(extra)}")
+                table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+                table = table.select(LIGHTCURVE_SCHEMA.names).cast(LIGHTCURVE_SCHEMA)
+                writer.write_table(table)
+                n_rows += table.num_rows
+                counts.update(x if x is not None else "<unlabeled>" for x in table.column("label").to_pylist())
+        if objects is not None:
+            objects.to_parquet(tmp / OBJECTS, index=False)
+        if spectra is not None and len(spectra):
+            spectra.to_parquet(tmp / SPECTRA, index=False)
+        rejected = rejected if rejected is not None else pd.DataFrame(columns=["object_id", "source", "reason"])
+        if len(rejected):
+            rejected.astype(str).to_parquet(tmp / REJECTED, index=False)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     manifest = {
         "release_id": rid,
         "survey": rid.split("/")[0],
@@ -108,13 +143,25 @@ def write_release(
         "source": source,
         "schema_version": SCHEMA_VERSION,
         "flux_conversion": conversion or "none (flux given as relative flux)",
-        "n_objects": table.num_rows,
-        "class_counts": dict(sorted(Counter(x if x is not None else "<unlabeled>" for x in labels).items())),
+        "folded": bool(folded),
+        "n_objects": n_rows,
+        "class_counts": dict(sorted(counts.items())),
+        "ingest": {
+            "n_input": n_rows + len(rejected),
+            "n_ingested": n_rows,
+            "n_rejected": len(rejected),
+            "rejected_reasons": _reason_counts(rejected["reason"]) if len(rejected) else {},
+        },
         "files": {p.name: sha256_file(p) for p in sorted(tmp.glob("*.parquet"))},
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.rename(folder)  # appears whole or not at all
     return folder
+
+
+def _reason_counts(reasons: Iterable[str]) -> dict[str, int]:
+    # one reason per kind: drop the object/file-specific part before the first colon when it names a path
+    return dict(Counter(str(r).split(": ", 1)[-1][:120] for r in reasons).most_common(20))
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

@@ -395,6 +395,26 @@ def _key(oid: Any, table: str, row: int) -> tuple[str, Any]:
     return ("id", oid) if oid is not None else (table, row)
 
 
+def accounting(manifest: dict[str, Any], summary: ValidationSummary) -> dict[str, Any]:
+    """Every input row of the release, once: ``n_input == accepted + quarantined + rejected at ingest``.
+
+    Rows, not objects: two rows claiming one object id are both quarantined and both counted.
+
+    Raises
+    ------
+    LcmlError
+        The counts do not add up (a row was lost or counted twice).
+    """
+    ingest = manifest.get("ingest") or {}
+    n_rejected = int(ingest.get("n_rejected", 0))
+    n_input = int(ingest.get("n_input", summary.n_rows + n_rejected))
+    counts = {"n_input": n_input, "n_accepted": summary.n_rows - summary.n_quarantined,
+              "n_quarantined": summary.n_quarantined, "n_rejected_at_ingest": n_rejected}
+    if n_input != counts["n_accepted"] + counts["n_quarantined"] + n_rejected:
+        raise LcmlError(f"{manifest.get('release_id')}: {counts} do not add up; an input row was lost")
+    return {**counts, "holds": "n_input == n_accepted + n_quarantined + n_rejected_at_ingest"}
+
+
 def validate_release(
     folder: Path,
     *,
@@ -531,7 +551,9 @@ def validate_release(
     class_counts = {c: int(n) for c, n in zip(release_view["label"], release_view["n_accepted"]) if c in classes}
     unknown = {c: int(n) for c, n, ok in zip(release_view["label"], release_view["n_ingested"],
                                              release_view["in_taxonomy"]) if not ok}
-    below = {c: n for c, n in class_counts.items() if min_per_class > 0 and n < min_per_class}
+    # an unlabelled release (e.g. FITS fetched for prediction) has no classes to count
+    labelled = accepted_frame["label"].notna().any()
+    below = {c: n for c, n in class_counts.items() if labelled and min_per_class > 0 and n < min_per_class}
     flags = [f"label {c!r} outside the taxonomy: {n} object(s), quarantined" for c, n in unknown.items()]
     flags += [f"class {c}: {n} accepted object(s) < min_per_class {min_per_class}" for c, n in below.items()]
     drift = None
@@ -608,7 +630,8 @@ def validate_release(
         "summary": summary.as_dict(local=False),
     }
     (folder / VALIDATION_REPORT).write_text(json.dumps(report, indent=1, default=str) + "\n")
-    rel.update_manifest(folder, validation=summary.as_dict(local=False))
+    rel.update_manifest(folder, validation=summary.as_dict(local=False),
+                        accounting=accounting(rel.read_manifest(folder), summary))
     if failures:
         top = "; ".join(f"{k}: {v}" for k, v in list(summary.reasons.items())[:3]) or "no failing rows"
         raise ValidationFailed(

@@ -1,0 +1,126 @@
+"""From a survey's files to a release: pick the reader, apply labels, write the release.
+
+``lcml data release SURVEY --source PATH`` calls :func:`ingest` then :func:`build_release`. Which
+reader runs depends on the survey and on what ``PATH`` is:
+
+===============  =============================================  =========================================
+survey           source                                         reader
+===============  =============================================  =========================================
+kepler, k2,      folder of mission FITS files                   :func:`~lcml.data.sources.kepler.read_fits_folder`
+tess             (labels from ``--labels CSV``)
+k2               ``k2sc_phasefolded_64bin.parquet``             :func:`~lcml.data.sources.k2.read_k2_folded`
+catalina-sss,    the shipped ``train.parquet``                  :func:`~lcml.data.sources.catalina.read_catalina_parquet`
+crts             folder / files of ``<id>.dat`` or CRTS CSV     :func:`~lcml.data.sources.catalina.read_catalina_text`
+astrom3          AstroM3 dataset folder                         :func:`~lcml.data.sources.astrom3.read_astrom3`
+===============  =============================================  =========================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from lcml.config import Paths
+from lcml.data import release as rel
+from lcml.data.schema import TAXONOMIES
+from lcml.data.sources import Ingested
+from lcml.errors import InputError
+
+FITS_SURVEYS = ("kepler", "k2", "tess")
+LABEL_ID_COLUMNS = ("object_id", "kic", "epic", "tic", "id")
+
+
+def read_labels(path: str | Path) -> dict[str, str]:
+    """Labels CSV → ``{id: label}``; the id column is the first of ``object_id, kic, epic, tic, id``.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, no id or ``label`` column, or one id given two different labels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: labels file not found")
+    try:
+        frame = pd.read_csv(path, dtype=str, comment="#")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
+    columns = {c.lower().strip(): c for c in frame.columns}
+    id_col = next((columns[c] for c in LABEL_ID_COLUMNS if c in columns), None)
+    if id_col is None or "label" not in columns:
+        raise InputError(f"{path}: needs a label column and an id column ({', '.join(LABEL_ID_COLUMNS)}); "
+                         f"found {', '.join(frame.columns)}")
+    pairs = frame[[id_col, columns["label"]]].dropna()
+    pairs.columns = ["id", "label"]
+    pairs["id"] = pairs["id"].str.strip()
+    conflicting = pairs.groupby("id")["label"].nunique()
+    conflicting = conflicting[conflicting > 1]
+    if len(conflicting):
+        raise InputError(f"{path}: ids with two different labels: {', '.join(conflicting.index[:5])}")
+    return dict(zip(pairs["id"], pairs["label"].str.strip()))
+
+
+def ingest(survey: str, source: str | Path, *, labels: str | Path | None = None, limit: int | None = None,
+           sample_seed: int | None = None) -> Ingested:
+    """Read ``source`` with the reader for ``survey`` (table in the module docstring).
+
+    ``limit`` (with ``sample_seed``) takes a random sample of a Catalina/CRTS Parquet file.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise InputError(f"{source}: no such file or folder")
+    if survey not in TAXONOMIES and survey != "tess":
+        raise InputError(f"unknown survey {survey!r}; known: {', '.join(sorted([*TAXONOMIES, 'tess']))}")
+    mapping = read_labels(labels) if labels else None
+    suffix = source.name.lower()
+    if survey in ("catalina-sss", "crts"):
+        from lcml.data.sources.catalina import read_catalina_parquet, read_catalina_text
+
+        if source.is_file() and suffix.endswith(".parquet"):
+            if mapping:
+                raise InputError(f"{source}: the Parquet file carries its own labels; drop --labels")
+            return read_catalina_parquet(source, survey=survey, limit=limit, sample_seed=sample_seed)
+        return read_catalina_text(source, labels=mapping)
+    if survey == "k2" and source.is_file() and suffix.endswith(".parquet"):
+        from lcml.data.sources.k2 import read_k2_folded
+
+        return read_k2_folded(source)
+    if survey in FITS_SURVEYS:
+        from lcml.data.sources.kepler import read_fits_folder
+
+        if not source.is_dir():
+            raise InputError(f"{source}: {survey} releases are built from a folder of mission FITS files"
+                             + (" or the K2SC phase-folded Parquet file" if survey == "k2" else ""))
+        return read_fits_folder(source, labels=mapping)
+    if survey == "astrom3":
+        from lcml.data.sources.astrom3 import read_astrom3
+
+        return read_astrom3(source)
+    raise InputError(f"no reader builds {survey!r} releases from {source}")
+
+
+def build_release(paths: Paths, rid: str, ingested: Ingested, *, merge_duplicate_times: bool = False) -> Path:
+    """Write ``ingested`` as release ``rid`` (light curves, objects, spectra, rejected inputs).
+
+    With ``merge_duplicate_times`` points sharing a timestamp become their inverse-variance weighted
+    mean before writing (Catalina repeats some epochs); the number merged per object goes to
+    ``objects.parquet`` (``n_merged_points``) and the manifest's ``ingest`` section.
+    """
+    from lcml.data.validate import merge_duplicate_times_table
+
+    table, objects = ingested.lightcurves, ingested.objects
+    n_merged: list[int] = []
+    if merge_duplicate_times:
+        table, n_merged = merge_duplicate_times_table(table)
+        merged = pd.DataFrame({"object_id": table.column("object_id").to_pylist(), "n_merged_points": n_merged})
+        objects = merged if objects is None else objects.merge(merged, on="object_id", how="left")
+    folder = rel.write_release(
+        paths, rid, table, source=ingested.source or "ingest", objects=objects, conversion=ingested.conversion,
+        spectra=getattr(ingested, "spectra", None), rejected=ingested.rejected, folded=ingested.folded,
+    )
+    if merge_duplicate_times:
+        manifest = rel.read_manifest(folder)
+        rel.update_manifest(folder, ingest={**manifest["ingest"], "merged_duplicate_time_points": int(sum(n_merged)),
+                                            "merge": "points sharing a timestamp → inverse-variance weighted mean"})
+    return folder
