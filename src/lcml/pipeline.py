@@ -301,6 +301,9 @@ def plan_training(release: str, run_name: str | None = None, profile: str | None
                            "search_workers": n_workers})
         mlflow.log_dict(params.model_dump(mode="json"), "params.json")
         mlflow.log_dict(package_versions(), "package_versions.json")
+        docs = paths.home / "data_docs" / release
+        if docs.is_dir():  # the Great Expectations Data Docs of the release this run trains on
+            mlflow.log_artifacts(str(docs), "data_docs")
         index = pd.concat([f[["object_id", "label"]].assign(split=s) for s, f in frames.items()], ignore_index=True)
         with warnings.catch_warnings():
             # MLflow registers two equivalent local sources ("" and "file" schemes) and warns
