@@ -102,6 +102,29 @@ def data_release(
             typer.echo(f"data docs: {summary['data_docs_index']}")
 
 
+@data_app.command("fetch")
+@guarded
+def data_fetch(
+    mission: Annotated[str, typer.Argument(help="kepler, k2 or tess")],
+    catalog: Annotated[Path, typer.Option("--catalog", help="CSV with kic/epic/tic (or object_id) and label")],
+    cache: Annotated[Optional[Path], typer.Option(help="download cache (default $LCML_HOME/mast)")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="first N targets of the catalog")] = None,
+    author: Annotated[Optional[str], typer.Option(help="pipeline (default the mission's own; 'any')")] = None,
+    exptime: Annotated[Optional[str], typer.Option(help="cadence: long, short, fast, seconds, or 'any'")] = None,
+    retry_failed: Annotated[bool, typer.Option(help="ask MAST again for targets recorded as failed")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+):
+    """Download the catalog's light curves from MAST with lightkurve into a resumable cache."""
+    from lcml.config import Paths
+    from lcml.data.fetch import fetch_catalog
+
+    report = fetch_catalog(mission, catalog, cache or Paths.from_env().home / "mast", limit=limit, author=author,
+                           exptime=exptime, retry_failed=retry_failed, progress=None if as_json else typer.echo)
+    typer.echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.summary())
+    if not report.ok:
+        raise typer.Exit(3)  # some targets have no files; the cache keeps what was fetched
+
+
 @data_app.command("list")
 @guarded
 def data_list(survey: Annotated[Optional[str], typer.Argument(help="only this survey")] = None,
