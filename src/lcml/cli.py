@@ -96,7 +96,8 @@ def data_release(
     if validate:
         summary = pipeline.validate(rid, profile=profile)
         typer.echo(f"validated: {summary['n_accepted']}/{summary['n_objects']} objects accepted, "
-                   f"{summary['n_objects_quarantined']} quarantined"
+                   f"{summary['n_objects_quarantined']} quarantined, "
+                   f"{summary.get('n_rejected_at_ingest', 0)} rejected at ingest"
                    + (f"; flags: {'; '.join(summary['flags'])}" if summary.get("flags") else ""))
         if summary.get("data_docs_index"):
             typer.echo(f"data docs: {summary['data_docs_index']}")
@@ -191,7 +192,8 @@ def data_quarantine(release: Annotated[str, typer.Argument(help="<survey>/<versi
     typer.echo(f"{release}: {int((frame['stage'] == 'ingest').sum())} rejected at ingest, "
                f"{int((frame['stage'] == 'validation').sum())} quarantined by validation")
     for row in frame.head(limit).itertuples():
-        typer.echo(f"  [{row.stage}] {row.object_id}: {row.reasons}")
+        who = row.source if row.object_id is None or row.object_id != row.object_id else row.object_id
+        typer.echo(f"  [{row.stage}] {who}: {row.reasons}")
     if len(frame) > limit:
         typer.echo(f"  … {len(frame) - limit} more (--limit, --json)")
 

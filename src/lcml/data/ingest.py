@@ -66,6 +66,13 @@ def ingest(survey: str, source: str | Path, *, labels: str | Path | None = None,
     """Read ``source`` with the reader for ``survey`` (table in the module docstring).
 
     ``limit`` (with ``sample_seed``) takes a random sample of a Catalina/CRTS Parquet file.
+
+    Raises
+    ------
+    InputError
+        Missing source, unknown survey, ``limit`` for a source that cannot be sampled, a reader's own
+        error, or an input of which nothing at all could be ingested (the message names the rejected
+        files and why, so the whole input being unusable is one clear line, not an empty release).
     """
     source = Path(source)
     if not source.exists():
@@ -74,6 +81,32 @@ def ingest(survey: str, source: str | Path, *, labels: str | Path | None = None,
         raise InputError(f"unknown survey {survey!r}; known: {', '.join(sorted([*TAXONOMIES, 'tess']))}")
     mapping = read_labels(labels) if labels else None
     suffix = source.name.lower()
+    samples = survey in ("catalina-sss", "crts") and source.is_file() and suffix.endswith(".parquet")
+    if limit is not None and not samples:
+        raise InputError(f"{source}: --limit samples a Catalina/CRTS Parquet file only; "
+                         f"a {survey} release from this source takes every object (drop --limit)")
+    return _nothing_lost(_read(survey, source, mapping, suffix, limit, sample_seed))
+
+
+def _nothing_lost(ingested: Ingested) -> Ingested:
+    """``ingested`` unless not one light curve was read: then an error naming what was rejected and why."""
+    if ingested.lightcurves.num_rows:
+        return ingested
+    rejected = ingested.rejected
+    if not len(rejected):
+        raise InputError(f"{ingested.source or 'input'}: holds no light curve")
+    shown = []
+    for row in rejected.head(3).itertuples():
+        reason = " ".join(str(row.reason).split())
+        where = str(row.source) if row.source is not None else str(row.object_id)
+        shown.append(reason if where in reason else f"{where}: {reason}")
+    more = f"; … {len(rejected) - 3} more" if len(rejected) > 3 else ""
+    raise InputError(f"{ingested.source or 'input'}: no usable light curve, all {len(rejected)} input(s) "
+                     f"rejected — {'; '.join(shown)}{more}")
+
+
+def _read(survey: str, source: Path, mapping: dict[str, str] | None, suffix: str, limit: int | None,
+          sample_seed: int | None) -> Ingested:
     if survey in ("catalina-sss", "crts"):
         from lcml.data.sources.catalina import read_catalina_parquet, read_catalina_text
 
@@ -105,7 +138,9 @@ def build_release(paths: Paths, rid: str, ingested: Ingested, *, merge_duplicate
 
     With ``merge_duplicate_times`` points sharing a timestamp become their inverse-variance weighted
     mean before writing (Catalina repeats some epochs); the number merged per object goes to
-    ``objects.parquet`` (``n_merged_points``) and the manifest's ``ingest`` section.
+    ``objects.parquet`` (``n_merged_points``) and the manifest's ``ingest`` section. Points the reader
+    dropped (non-finite values, sentinels; ``objects.n_dropped_points``) are totalled there too
+    (``dropped_points``), so no dropped point goes unmentioned in the manifest.
     """
     from lcml.data.validate import merge_duplicate_times_table
 
@@ -113,14 +148,28 @@ def build_release(paths: Paths, rid: str, ingested: Ingested, *, merge_duplicate
     n_merged: list[int] = []
     if merge_duplicate_times:
         table, n_merged = merge_duplicate_times_table(table)
-        merged = pd.DataFrame({"object_id": table.column("object_id").to_pylist(), "n_merged_points": n_merged})
-        objects = merged if objects is None else objects.merge(merged, on="object_id", how="left")
+        ids = table.column("object_id").to_pylist()
+        if objects is None:
+            objects = pd.DataFrame({"object_id": ids, "n_merged_points": n_merged})
+        elif objects["object_id"].tolist() == ids:  # one objects row per light curve, in order
+            objects = objects.assign(n_merged_points=n_merged)
+        else:  # one row per object id: a join on a repeated id must not multiply rows
+            merged = pd.DataFrame({"object_id": ids, "n_merged_points": n_merged})
+            merged = merged.groupby("object_id", as_index=False, sort=False)["n_merged_points"].sum()
+            objects = objects.merge(merged, on="object_id", how="left", validate="many_to_one")
     folder = rel.write_release(
         paths, rid, table, source=ingested.source or "ingest", objects=objects, conversion=ingested.conversion,
         spectra=getattr(ingested, "spectra", None), rejected=ingested.rejected, folded=ingested.folded,
     )
+    extra = {}
+    if objects is not None and "n_dropped_points" in objects.columns:
+        dropped = pd.to_numeric(objects["n_dropped_points"], errors="coerce").fillna(0)
+        extra["dropped_points"] = {"n_points": int(dropped.sum()), "n_objects": int((dropped > 0).sum()),
+                                   "per_object": f"{rel.OBJECTS}: n_dropped_points"}
     if merge_duplicate_times:
+        extra.update({"merged_duplicate_time_points": int(sum(n_merged)),
+                      "merge": "points sharing a timestamp → inverse-variance weighted mean"})
+    if extra:
         manifest = rel.read_manifest(folder)
-        rel.update_manifest(folder, ingest={**manifest["ingest"], "merged_duplicate_time_points": int(sum(n_merged)),
-                                            "merge": "points sharing a timestamp → inverse-variance weighted mean"})
+        rel.update_manifest(folder, ingest={**manifest["ingest"], **extra})
     return folder

@@ -75,7 +75,9 @@ def quarantine_report(paths: Paths, rid: str) -> pd.DataFrame:
     """One row per object left out of release ``rid``: ``object_id``, ``stage``, ``source``, ``reasons``.
 
     ``stage`` is ``ingest`` (the reader could not read it; ``rejected.parquet``) or ``validation``
-    (a Great Expectations check failed; ``quarantine.parquet``).
+    (a Great Expectations check failed; ``quarantine.parquet``). ``source`` names the input file(s)
+    when the release knows them (``objects.parquet`` column ``file`` or ``files``; several files of one
+    id are joined with ``"; "``), else the file holding the row (``quarantine.parquet``).
     """
     folder = rel.release_dir(paths, rid)
     rel.read_manifest(folder)  # a clear error for a missing release
@@ -88,8 +90,23 @@ def quarantine_report(paths: Paths, rid: str) -> pd.DataFrame:
         quarantined = pq.read_table(folder / rel.QUARANTINE).to_pandas()
         if len(quarantined):
             reasons = quarantined["reasons"].map(lambda r: "; ".join(r) if not isinstance(r, str) else r)
+            files = _input_files(folder)
+            source = quarantined["object_id"].map(lambda oid: files.get(oid, rel.QUARANTINE))
             frames.append(pd.DataFrame({"object_id": quarantined["object_id"], "stage": "validation",
-                                        "source": rel.QUARANTINE, "reasons": reasons}))
+                                        "source": source, "reasons": reasons}))
     if not frames:
         return pd.DataFrame(columns=["object_id", "stage", "source", "reasons"])
     return pd.concat(frames, ignore_index=True)
+
+
+def _input_files(folder) -> dict[str, str]:
+    """``{object_id: input file(s)}`` from ``objects.parquet`` (readers that record files), else empty."""
+    path = folder / rel.OBJECTS
+    if not path.is_file():
+        return {}
+    column = next((c for c in ("file", "files") if c in pq.read_schema(path).names), None)
+    if column is None:
+        return {}
+    frame = pq.read_table(path, columns=["object_id", column]).to_pandas().dropna()
+    return {str(oid): "; ".join(dict.fromkeys(group[column].astype(str)))
+            for oid, group in frame.groupby("object_id", sort=False)}

@@ -131,7 +131,8 @@ def write_release(
             spectra.to_parquet(tmp / SPECTRA, index=False)
         rejected = rejected if rejected is not None else pd.DataFrame(columns=["object_id", "source", "reason"])
         if len(rejected):
-            rejected.astype(str).to_parquet(tmp / REJECTED, index=False)
+            # text columns; a reader that could not tell the object (unreadable file) leaves a null id
+            rejected.map(lambda v: None if v is None or v != v else str(v)).to_parquet(tmp / REJECTED, index=False)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -104,6 +104,7 @@ class ValidationSummary:
     n_objects: int = 0
     n_accepted: int = 0
     n_objects_quarantined: int = 0
+    n_rejected_at_ingest: int = 0
     invariant: str = ""
     folded: bool = False
     min_points: int = 0
@@ -570,7 +571,10 @@ def validate_release(
         for reasons in outcome.bad.values():
             for reason in reasons:
                 counts[reason] = counts.get(reason, 0) + 1
-    fraction = n_bad_objects / n_objects if n_objects else 1.0
+    # inputs the reader could not read at all are bad inputs too: six empty files beside one good one
+    # must not pass as "1/1 accepted"
+    n_rejected = int((rel.read_manifest(folder).get("ingest") or {}).get("n_rejected", 0))
+    fraction = (n_bad_objects + n_rejected) / (n_objects + n_rejected) if n_objects + n_rejected else 1.0
     failures = []
     if n_accepted == 0:
         failures.append("no usable object left")
@@ -603,6 +607,7 @@ def validate_release(
         n_accepted=n_accepted,
         n_objects_quarantined=n_bad_objects,
         invariant=invariant,
+        n_rejected_at_ingest=n_rejected,
         folded=folded,
         min_points=min_points,
         duplicate_times=duplicate_times,
@@ -636,8 +641,9 @@ def validate_release(
         top = "; ".join(f"{k}: {v}" for k, v in list(summary.reasons.items())[:3]) or "no failing rows"
         raise ValidationFailed(
             f"release {rid} failed validation: {len(bad_rows)}/{len(frame)} rows quarantined "
-            f"({n_bad_objects}/{n_objects} objects) — {'; '.join(failures)}; top reasons: {top}; "
-            f"see {folder / rel.QUARANTINE}"
+            f"({n_bad_objects}/{n_objects} objects"
+            + (f"; {n_rejected} more inputs rejected at ingest, see {folder / rel.REJECTED}" if n_rejected else "")
+            + f") — {'; '.join(failures)}; top reasons: {top}; see {folder / rel.QUARANTINE}"
         )
     return summary
 

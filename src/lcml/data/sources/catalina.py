@@ -15,6 +15,12 @@ Magnitudes become relative flux per star, with the star's median magnitude as re
 magnitude or error, or a non-positive MJD (the Catalina files carry a sentinel ``-2409998.5`` on a few
 stars), are dropped and counted in ``objects.n_dropped_points``. Duplicate and unsorted times are kept
 as they are: validation decides about them (``objects.n_duplicate_times`` counts exact repeats).
+
+Magnitudes are checked before they become relative flux, because afterwards a unit error can no longer
+be seen: a star with a magnitude outside :data:`lcml.data.suites.MAGNITUDE_RANGE` (a flux of 1e30, a
+sentinel) or whose magnitudes span more than :data:`MAX_MAG_SPAN` (fluxes mixed in with magnitudes) is
+rejected with a reason naming the values. A text file whose columns do not fit its layout is rejected
+alone; :func:`read_catalina_text` raises only when no file at all could be read.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lcml.data.schema import LIGHTCURVE_SCHEMA
+from lcml.data.suites import MAGNITUDE_RANGE
 from lcml.data.sources import (
     MAG_CONVERSION,
     Ingested,
@@ -51,10 +58,49 @@ DAT_COLUMNS = ("MJD", "mag", "err")
 CSV_REQUIRED = ("ID", "MJD", "Mag", "Magerr")
 CSV_ALIASES = {"masterid": "id"}
 TEXT_SUFFIXES = (".dat", ".csv", ".txt")
+#: Largest spread (max - min, in magnitudes) of one star's magnitudes. The real Catalina SSS and CRTS
+#: training sets reach 8.2 mag (Miras); a wider spread means values that are not magnitudes of one star,
+#: typically fluxes (~1) mixed with magnitudes (~15).
+MAX_MAG_SPAN = 10.0
 
 
 def _point_ok(mjd: np.ndarray, mag: np.ndarray, err: np.ndarray) -> np.ndarray:
     return np.isfinite(mjd) & (mjd > 0) & np.isfinite(mag) & np.isfinite(err)
+
+
+def _no_point_reason(mjd: np.ndarray, mag: np.ndarray, err: np.ndarray, unit: str = "rows") -> str:
+    """Why none of a star's points is usable, with the count of each defect.
+
+    One line without ``": "`` (the release manifest groups reasons by what follows a ``"path: "``).
+    """
+    n = len(mjd)
+    if n == 0:
+        return "no parseable point (no data rows; empty file or comment lines only)"
+    defects = [
+        (~np.isfinite(mjd), "missing or non-numeric MJD"),
+        (np.isfinite(mjd) & (mjd <= 0), "MJD <= 0 (sentinel)"),
+        (~np.isfinite(mag), "missing or non-finite mag"),
+        (~np.isfinite(err), "missing or non-finite error"),
+    ]
+    found = ", ".join(f"{int(bad.sum())} with {what}" for bad, what in defects if bad.any())
+    return f"no parseable point ({n} {unit}; {found})"
+
+
+def _magnitude_problem(mag: np.ndarray) -> str | None:
+    """Why a star's (finite) magnitudes cannot all be magnitudes of one star, or ``None``."""
+    if mag.size == 0:
+        return None
+    lo, hi = MAGNITUDE_RANGE
+    outside = (mag < lo) | (mag > hi)
+    if outside.any():
+        worst = mag[outside][np.argmax(np.abs(mag[outside]))]
+        return (f"{int(outside.sum())} of {mag.size} magnitude(s) outside {lo:g}..{hi:g}, e.g. {worst:.6g} "
+                "(not magnitudes; fluxes or sentinel values?)")
+    span = float(mag.max() - mag.min())
+    if span > MAX_MAG_SPAN:
+        return (f"magnitudes span {mag.min():.4g}..{mag.max():.4g} = {span:.1f} mag > {MAX_MAG_SPAN:g} allowed "
+                "(fluxes mixed with magnitudes?)")
+    return None
 
 
 def _n_duplicate_times(times: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -143,18 +189,37 @@ def read_catalina_parquet(
         n_raw = lengths[0]
     file_rows = file_rows[keep]
     ids = table["id"].to_pylist()
+    raw = flat
     mjd, mag, err = flat
 
     ok = _point_ok(mjd, mag, err)
     seg = np.repeat(np.arange(len(n_raw)), n_raw)
     n_kept = np.bincount(seg[ok], minlength=len(n_raw)).astype(np.int64)
     mjd, mag, err = mjd[ok], mag[ok], err[ok]
+    # magnitudes that cannot be magnitudes of one star (see _magnitude_problem), per star
+    lo, hi = MAGNITUDE_RANGE
+    kept_seg = seg[ok]
+    n_outside = np.bincount(kept_seg, weights=(mag < lo) | (mag > hi), minlength=len(n_raw))
+    mag_min = np.full(len(n_raw), np.inf)
+    mag_max = np.full(len(n_raw), -np.inf)
+    np.minimum.at(mag_min, kept_seg, mag)
+    np.maximum.at(mag_max, kept_seg, mag)
+    implausible = (n_kept > 0) & ((n_outside > 0) | (mag_max - mag_min > MAX_MAG_SPAN))
     ref = segment_medians(mag, n_kept)
-    flux, flux_err = mags_to_flux(mag, err, np.repeat(ref, n_kept))
+    with np.errstate(over="ignore"):  # implausible stars are rejected below; their flux is never used
+        flux, flux_err = mags_to_flux(mag, err, np.repeat(ref, n_kept))
 
-    good = (n_kept > 0) & np.array([i is not None for i in ids])
+    good = (n_kept > 0) & ~implausible & np.array([i is not None for i in ids])
+    starts = np.concatenate([[0], np.cumsum(n_raw)[:-1]]).astype(np.int64)
+    kept_starts = np.concatenate([[0], np.cumsum(n_kept)[:-1]]).astype(np.int64)
     for j in np.flatnonzero(~good):
-        reason = "no id" if ids[j] is None else f"no parseable point ({n_raw[j]} points, none finite with MJD > 0)"
+        if ids[j] is None:
+            reason = "no id"
+        elif n_kept[j] == 0:
+            part = slice(starts[j], starts[j] + n_raw[j])
+            reason = _no_point_reason(raw[0][part], raw[1][part], raw[2][part], unit="points")
+        else:
+            reason = _magnitude_problem(mag[kept_starts[j]:kept_starts[j] + n_kept[j]])
         rejected.append({"object_id": ids[j], "source": f"{path} row {file_rows[j]}", "reason": reason})
 
     labels = table["label"].cast(pa.string())
@@ -301,14 +366,16 @@ def read_catalina_text(
     Ingested
         ``objects`` holds ``object_id``, ``file``, ``n_points``, ``n_dropped_points``,
         ``n_duplicate_times``, ``ref_mag`` and, for CSV input with RA/Dec, the mean ``ra``/``dec``.
-        Stars without one parseable point are rejected; CSV rows without an ID are rejected as one
-        entry per file.
+        Stars without one parseable point, and stars whose magnitudes cannot be magnitudes (see the
+        module docstring), are rejected; CSV rows without an ID are rejected as one entry per file; a
+        file whose columns do not match its layout is rejected as one entry (``object_id`` its stem for
+        ``.dat`` files, ``None`` for CSV) and the other files are still read.
 
     Raises
     ------
     InputError
-        A missing path, an empty folder, or a file whose columns do not match its layout (the
-        message names the file and the expected columns).
+        A missing path, an empty folder, or no file readable at all because every file's columns do
+        not match its layout (the message names the file and the expected columns).
     """
     files = _text_files(folder_or_files)
     labels = labels or {}
@@ -316,11 +383,13 @@ def read_catalina_text(
     times, fluxes, errors, rows, rejected = [], [], [], [], []
     n_input = 0
 
+    layout_errors: list[str] = []
+
     def add(oid: str, file: Path, mjd: np.ndarray, mag: np.ndarray, err: np.ndarray, extra: dict) -> None:
         ok = _point_ok(mjd, mag, err)
-        if not ok.any():
-            rejected.append({"object_id": oid, "source": str(file),
-                             "reason": f"no parseable point ({len(mjd)} rows, none with finite MJD > 0, mag and error)"})
+        problem = _no_point_reason(mjd, mag, err) if not ok.any() else _magnitude_problem(mag[ok])
+        if problem:
+            rejected.append({"object_id": oid, "source": str(file), "reason": problem})
             return
         ref = float(np.median(mag[ok]))
         flux, flux_err = mags_to_flux(mag[ok], err[ok], ref)
@@ -334,8 +403,15 @@ def read_catalina_text(
 
     for file in files:
         first = _first_data_line(file)
-        if file.suffix.lower() == ".csv" or "," in first:
-            frame = _read_csv(file)
+        is_csv = file.suffix.lower() == ".csv" or "," in first
+        try:
+            frame = _read_csv(file) if is_csv else _read_dat(file)
+        except InputError as exc:  # this file only: the others are still read
+            n_input += 1
+            layout_errors.append(str(exc))
+            rejected.append({"object_id": None if is_csv else file.stem, "source": str(file), "reason": str(exc)})
+            continue
+        if is_csv:
             no_id = frame["id"].isna() | (frame["id"].astype(str).str.strip() == "")
             if no_id.any():
                 n_input += 1
@@ -351,8 +427,11 @@ def read_catalina_text(
                 add(str(oid), file, _numbers(group["mjd"]), _numbers(group["mag"]), _numbers(group["magerr"]), extra)
         else:
             n_input += 1
-            frame = _read_dat(file)
             add(file.stem, file, _numbers(frame["MJD"]), _numbers(frame["mag"]), _numbers(frame["err"]), {})
+
+    if layout_errors and not ids:  # nothing could be read at all: that is an error of the whole input
+        more = len(layout_errors) - 1
+        raise InputError(layout_errors[0] + (f" (and {more} more file(s) with wrong columns)" if more else ""))
 
     table = lightcurve_table(ids, [labels.get(i) for i in ids], times, fluxes, errors)
     base = ["object_id", "file", "n_points", "n_dropped_points", "n_duplicate_times", "ref_mag"]

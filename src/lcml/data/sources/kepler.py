@@ -22,6 +22,57 @@ def _plain(column) -> np.ndarray:
     return np.where(np.asarray(mask, bool), np.nan, data) if mask is not None else data
 
 
+#: lightkurve's advice appended to every read error; it says nothing about this file.
+_LK_BOILERPLATE = re.compile(r"\s*This file may be corrupt due to an interrupted download\..*$", re.S)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line, without lightkurve's generic advice."""
+    text = _LK_BOILERPLATE.sub("", str(exc))
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def _diagnose_fits(path: Path) -> str | None:
+    """Why lightkurve could not read ``path``, in one line, when astropy can tell; else ``None``.
+
+    Distinguishes an empty file, a file that is not FITS at all, a truncated file (shorter than its
+    headers declare) and a FITS file without a light-curve table (e.g. only a primary image).
+    """
+    from astropy.io import fits
+
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return f"cannot read the file: {exc.strerror or exc}"
+    if size == 0:
+        return "empty file, 0 bytes"
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
+                layout = [_describe_hdu(h) for h in hdus]
+                has_table = any(isinstance(h, (fits.BinTableHDU, fits.TableHDU)) for h in hdus)
+    except Exception as exc:  # astropy's own words: "No SIMPLE card found", "Empty or corrupt FITS file"
+        detail = str(exc).split(". If this is really a FITS file")[0]
+        return f"not a valid FITS file, {size} bytes ({' '.join(detail.split())})"
+    for w in caught:
+        match = re.search(r"actual file length \((\d+)\) is smaller than the expected size \((\d+)\)", str(w.message))
+        if match:
+            return f"truncated file, {match.group(1)} bytes where its headers declare at least {match.group(2)}"
+    if not has_table:
+        return (f"no light-curve table; the file holds only {', '.join(layout)} "
+                "where a LIGHTCURVE binary-table extension was expected")
+    return None
+
+
+def _describe_hdu(hdu) -> str:
+    """``PRIMARY (image 10x10)`` / ``APERTURE (image 11x9)`` / ``PRIMARY (no data)`` for messages."""
+    naxis = int(hdu.header.get("NAXIS", 0) or 0)
+    dims = [str(hdu.header.get(f"NAXIS{i}", "?")) for i in range(1, naxis + 1)]
+    kind = f"image {'x'.join(dims)}" if naxis else "no data"
+    return f"{hdu.name or '?'} ({kind})"
+
+
 def read_fits(path: Path, quality_bitmask: str = "default") -> dict:
     """One mission light-curve file as ``{object_id, target, mission, time, flux, flux_err}``.
 
@@ -29,14 +80,16 @@ def read_fits(path: Path, quality_bitmask: str = "default") -> dict:
     ``quality_bitmask`` and non-finite points are removed; flux is normalised to its median.
     The object id is the file name without extension (unique even for several quarters of one star).
     """
-    import lightkurve as lk
-
+    with warnings.catch_warnings():  # its import warns about optional modules on stderr: not the user's concern
+        warnings.simplefilter("ignore")
+        import lightkurve as lk
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             lc = lk.read(str(path), quality_bitmask=quality_bitmask)
     except Exception as exc:  # lightkurve raises many types for unreadable files
-        raise InputError(f"{path}: not a readable mission light-curve FITS file ({exc})") from None
+        why = _diagnose_fits(Path(path)) or _one_line(exc)
+        raise InputError(f"{path}: not a readable mission light-curve FITS file ({why})") from None
     time = _plain(lc.time)
     for column in ("pdcsap_flux", "sap_flux", "flux"):
         if column not in lc.columns:
