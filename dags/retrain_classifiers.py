@@ -5,10 +5,12 @@ Scheduled on the release Assets that `survey_release` updates (the event's extra
 can also be triggered by hand with a `release`.
 
 `prepare_release` → `validate` (Great Expectations; too many bad rows fails the run here, before any
-training) → `publish` (DVC add + push of `data/`) → `plan_search` (parent MLflow run, Optuna study) →
-`search_worker` × N (dynamic task mapping: N = `search.workers` workers share the study on a PostgreSQL
-storage, 1 on SQLite; global trial cap, a nested MLflow run per trial) → `finish_search` (best trial
-logged as a pyfunc and scored on the test split) → `register_and_gate`
+training) → `publish` (DVC add + push of `data/`) → `plan_search` per model family in `search.families`
+(Conv+BiLSTM, Swin on wavelet images, feature baseline; parent MLflow run, Optuna study) →
+`search_worker` × N per family (dynamic task mapping: N = `search.workers` workers share each study on
+a PostgreSQL storage, 1 on SQLite; global trial cap, a nested MLflow run per trial) → `finish_search`
+per family (best trial logged as a pyfunc and scored on the test split) → `register_and_gate` per
+candidate
 (new registry version; champion re-evaluated on the same test objects; `challenger`/`champion` aliases
 move only when every gate in `params.yaml` passes) → `report` (summary JSON under the state folder).
 
@@ -81,15 +83,22 @@ def retrain_classifiers():
         return pipeline.publish(release, **_opts(context))
 
     @task
-    def plan_search(release: str, published: dict, **context) -> dict:
+    def family_names(**context) -> list[str]:
+        from lcml import pipeline
+
+        return pipeline.families(**_opts(context))
+
+    @task
+    def plan_search(release: str, published: dict, family: str, **context) -> dict:
         from lcml import pipeline
 
         return pipeline.plan_training(release, run_name=_tag(context), force=bool(context["params"].get("force")),
-                                      **_opts(context))
+                                      family=family, **_opts(context))
 
     @task
-    def worker_slots(plan: dict) -> list[int]:
-        return plan["workers"]  # [] when this release was trained already: the mapped workers are skipped
+    def worker_slots(plans: list[dict]) -> list[dict]:
+        # every family's workers at once; none for a family already trained from this release
+        return [{"plan": plan, "worker": worker} for plan in plans for worker in plan["workers"]]
 
     # on Celery, the search workers go to the GPU workers' queue when LCML_TRAIN_QUEUE=gpu (docker-compose.yml)
     @task(queue=os.environ.get("LCML_TRAIN_QUEUE", "default"), retries=1)
@@ -102,7 +111,8 @@ def retrain_classifiers():
     def finish_search(plan: dict, workers: list[dict] | None = None) -> dict:
         from lcml import pipeline
 
-        return pipeline.finish_training(plan, list(workers or []))
+        mine = [w for w in (workers or []) if w.get("study") == plan["study"]]
+        return pipeline.finish_training(plan, mine)
 
     @task
     def register_and_gate(trained: dict, **context) -> dict:
@@ -111,19 +121,20 @@ def retrain_classifiers():
         return pipeline.register_and_gate(trained, **_opts(context))
 
     @task
-    def report(release: str, validation: dict, published: dict, trained: dict, gated: dict, **context) -> str:
+    def report(release: str, validation: dict, published: dict, trained: list[dict], gated: list[dict],
+               **context) -> str:
         from lcml import pipeline
 
-        return pipeline.report(release, validation, published, trained, gated, tag=_tag(context), **_opts(context))
+        return pipeline.report(release, validation, published, list(trained), list(gated), tag=_tag(context),
+                               **_opts(context))
 
     release = prepare_release()
     validation = validate(release)
     published = publish(release, validation)
-    plan = plan_search(release, published)
-    workers = search_worker.partial(plan=plan).expand(worker=worker_slots(plan))
-    trained = finish_search(plan, workers)
-    gated = register_and_gate(trained)
+    plans = plan_search.partial(release=release, published=published).expand(family=family_names())
+    workers = search_worker.expand_kwargs(worker_slots(plans))
+    trained = finish_search.partial(workers=workers).expand(plan=plans)
+    gated = register_and_gate.expand(trained=trained)
     report(release, validation, published, trained, gated)
-
 
 dag = retrain_classifiers()

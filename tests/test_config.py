@@ -14,8 +14,9 @@ def test_demo_profile_is_default_and_ci_overrides(monkeypatch):
     assert ci.data.simulate.n_objects < demo.data.simulate.n_objects
     assert ci.search.conv_bilstm.n_trials == 2
     # keys a profile does not mention keep the base value
-    assert ci.search.conv_bilstm.space.filters == demo.search.conv_bilstm.space.filters == (32, 128)
-    assert demo.search.conv_bilstm.space.lr == (1e-5, 1e-1)
+    assert ci.search.conv_bilstm.space["filters"] == demo.search.conv_bilstm.space["filters"] == [32, 128, 16]
+    assert demo.search.conv_bilstm.space["lr"] == [1e-5, 1e-1, "log"]
+    assert demo.search.families == ci.search.families == ["conv_bilstm", "baseline"]
 
 
 def test_overrides_and_hash():

@@ -18,6 +18,9 @@ app = typer.Typer(help="lcml: versioned survey releases, classifier searches and
 data_app = typer.Typer(help="Build, validate and publish releases.", no_args_is_help=True)
 registry_app = typer.Typer(help="Inspect the MLflow Model Registry.", no_args_is_help=True)
 pipeline_app = typer.Typer(help="Run the retraining DAG.", no_args_is_help=True)
+study_app = typer.Typer(help="StarWhisper's catalogs: accuracy against phase coverage and sampling.",
+                        no_args_is_help=True)
+app.add_typer(study_app, name="study")
 app.add_typer(data_app, name="data")
 app.add_typer(registry_app, name="registry")
 app.add_typer(pipeline_app, name="pipeline")
@@ -198,6 +201,51 @@ def data_quarantine(release: Annotated[str, typer.Argument(help="<survey>/<versi
         typer.echo(f"  … {len(frame) - limit} more (--limit, --json)")
 
 
+def _floats(text: Optional[str]) -> Optional[tuple[float, ...]]:
+    if not text:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        fail(f"expected comma-separated numbers, got {text!r}")
+
+
+def _study(kind: str, model: str, output: Path, release: Optional[str], split: str, max_loss: float,
+           profile: Optional[str], **grid) -> None:
+    from lcml import studies
+
+    r = studies.run_study(kind, model, output, release=release, split=None if split == "all" else split,
+                          max_loss=max_loss, profile=profile, progress=True, **grid)
+    typer.echo(studies.format_summary(r["summary"]))
+    typer.echo(f"catalog: {r['catalog']}\nsummary: {r['summary_path']}")
+
+
+StudyModel = Annotated[str, typer.Option("--model", help="models:/NAME@champion, models:/NAME/VERSION or a run URI")]
+StudyOut = Annotated[Path, typer.Option("--output", help="catalog CSV (a .summary.json is written beside it)")]
+StudyRelease = Annotated[Optional[str], typer.Option(help="<survey>/<version> (default: the model's release)")]
+StudySplit = Annotated[str, typer.Option(help="test, val, train or all")]
+StudyLoss = Annotated[float, typer.Option(help="accuracy loss allowed for the summary's largest cut")]
+
+
+@study_app.command("phase")
+@guarded
+def study_phase(model: StudyModel, output: StudyOut, release: StudyRelease = None, split: StudySplit = "test",
+                windows: Annotated[Optional[str], typer.Option(help="kept fractions of each cycle, e.g. 0.05,0.1,1")] = None,
+                starts: Annotated[Optional[str], typer.Option(help="window starts in phase [-1, 1)")] = None,
+                max_loss: StudyLoss = 0.10, profile: Profile = None):
+    """Accuracy as a function of which phase window is kept, per star and per class."""
+    _study("phase", model, output, release, split, max_loss, profile, windows=_floats(windows), starts=_floats(starts))
+
+
+@study_app.command("sampling")
+@guarded
+def study_sampling(model: StudyModel, output: StudyOut, release: StudyRelease = None, split: StudySplit = "test",
+                   intervals: Annotated[Optional[str], typer.Option(help="sampling intervals in days")] = None,
+                   max_loss: StudyLoss = 0.10, profile: Profile = None):
+    """Accuracy as the sampling interval grows, per star and per class."""
+    _study("sampling", model, output, release, split, max_loss, profile, intervals=_floats(intervals))
+
+
 # ---------------------------------------------------------------- training without Airflow
 
 
@@ -205,16 +253,20 @@ def data_quarantine(release: Annotated[str, typer.Argument(help="<survey>/<versi
 @guarded
 def train(release: Annotated[Optional[str], typer.Option(help="<survey>/<version>")] = None, profile: Profile = None,
           tag: Annotated[Optional[str], typer.Option(help="run name")] = None,
-          force: Annotated[bool, typer.Option(help="retrain even if this release was trained already")] = False):
-    """Build/validate/publish, search, register and gate in this process (no Airflow)."""
+          force: Annotated[bool, typer.Option(help="retrain even if this release was trained already")] = False,
+          family: Annotated[Optional[list[str]], typer.Option(help="family to search (repeatable; default "
+                                                                    "search.families)")] = None):
+    """Build/validate/publish, search every family, register and gate in this process (no Airflow)."""
     from lcml import pipeline
 
     rid = pipeline.prepare_release(release, profile=profile)
     validation = pipeline.validate(rid, profile=profile)
     published = pipeline.publish(rid, profile=profile)
     tag = tag or datetime.now(timezone.utc).strftime("cli-%Y%m%dT%H%M%S")
-    trained = pipeline.train(rid, run_name=tag, profile=profile, force=force)
-    gated = pipeline.register_and_gate(trained, profile=profile)
+    trained, gated = [], []
+    for name in family or pipeline.families(profile=profile):
+        trained.append(pipeline.train(rid, run_name=tag, profile=profile, force=force, family=name))
+        gated.append(pipeline.register_and_gate(trained[-1], profile=profile))
     path = pipeline.report(rid, validation, published, trained, gated, tag=tag, profile=profile)
     print_summary(json.loads(Path(path).read_text()))
 
@@ -517,6 +569,7 @@ def print_summary(s: dict) -> None:
     table.add_row("validation", f"{'passed' if val['passed'] else 'FAILED'}: {val['n_quarantined']}/{val['n_rows']} "
                                 f"rows quarantined ({val['bad_fraction']:.1%}, max {val['max_bad_fraction']:.0%})")
     table.add_row("data md5 (DVC)", str(s.get("data_md5")))
+    table.add_row("family", s.get("family", "conv_bilstm"))
     table.add_row("search", f"{search['n_trials']} trials, {search['n_pruned']} pruned; best trial "
                             f"{search['best_trial']} {search['best_params']}")
     table.add_row("test metrics", f"balanced acc {m['balanced_accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, "
@@ -529,6 +582,11 @@ def print_summary(s: dict) -> None:
         table.add_row("registered", f"{reg['model_name']} v{reg['version']}")
     verdict = reg["verdict"] + ("" if not reg["reasons"] else ": " + "; ".join(reg["reasons"]))
     table.add_row("gate verdict", verdict)
+    if len(s.get("candidates", [])) > 1:
+        table.add_row("candidates", "\n".join(
+            f"{c['family']}: v{c['version']} {c['verdict']}, test balanced acc "
+            f"{c['test_metrics'].get('balanced_accuracy', float('nan')):.3f}" + (" (already trained)" if c["skipped"] else "")
+            for c in s["candidates"]))
     champion = f"v{reg['champion']}" if reg["champion"] else "none"
     if reg["champion_before"] not in (None, reg["champion"]):
         champion += f" (was v{reg['champion_before']})"

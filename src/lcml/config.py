@@ -94,13 +94,6 @@ class FeatureParams(_Strict):
     period: PeriodParams
 
 
-class SearchSpace(_Strict):
-    n_layers: tuple[int, int]
-    filters: tuple[int, int]
-    dropout: tuple[float, float]
-    lr: tuple[float, float]
-
-
 class FamilySearchParams(_Strict):
     n_trials: int = Field(ge=1)
     epochs: int = Field(ge=1)
@@ -110,13 +103,42 @@ class FamilySearchParams(_Strict):
     seed: int = 0
     class_weighted: bool = True
     heartbeat_seconds: int = Field(default=30, ge=1)
-    space: SearchSpace
+    #: hyperparameter -> [low, high] (ints: int range), [low, high, log], [low, high, step] or {choices: [...]}
+    space: dict[str, Any]
+    #: family settings that are not searched (e.g. swin: preset, img_size, local weights)
+    options: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _space_is_well_formed(self) -> "FamilySearchParams":
+        for name, spec in self.space.items():
+            ok = (isinstance(spec, dict) and list(spec) == ["choices"] and spec["choices"]) or (
+                isinstance(spec, (list, tuple)) and len(spec) in (2, 3)
+                and all(isinstance(v, (int, float)) for v in spec[:2]) and spec[0] <= spec[1])
+            if not ok:
+                raise ValueError(f"space.{name}: expected [low, high], [low, high, log|step] or {{choices: [...]}}, got {spec!r}")
+        return self
 
 
 class SearchParams(_Strict):
+    #: model families searched (in parallel in the retrain DAG), each with its own section below
+    families: list[str] = ["conv_bilstm"]
     #: workers sharing one study when Optuna's storage is a database server (1 on SQLite)
     workers: int = Field(default=2, ge=1)
     conv_bilstm: FamilySearchParams
+    swin: FamilySearchParams | None = None
+    baseline: FamilySearchParams | None = None
+
+    @model_validator(mode="after")
+    def _families_have_sections(self) -> "SearchParams":
+        for family in self.families:
+            if family not in ("conv_bilstm", "swin", "baseline"):
+                raise ValueError(f"unknown family {family!r} (conv_bilstm, swin, baseline)")
+            if getattr(self, family) is None:
+                raise ValueError(f"family {family} is searched but has no search.{family} section")
+        return self
+
+    def of(self, family: str) -> FamilySearchParams:
+        return getattr(self, family)
 
 
 class GateParams(_Strict):

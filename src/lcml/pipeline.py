@@ -21,7 +21,6 @@ from lcml.data import release as rel
 from lcml.data.schema import classes_for
 from lcml.errors import InputError, LcmlError
 
-FAMILY = "conv_bilstm"
 #: surveys whose ``sim*`` releases lcml's simulators build on demand
 SIMULATED_SURVEYS = ("kepler", "k2", "astrom3")
 log = logging.getLogger("lcml.pipeline")
@@ -52,7 +51,27 @@ def use_tracking_uri(paths: Paths) -> str:
 
 
 def setup_mlflow(paths: Paths, experiment: str) -> str:
-    """Point MLflow at the configured backend and return the experiment id (artifacts under the state dir)."""
+    """Point MLflow at the configured backend and return the experiment id (artifacts under the state dir).
+
+    Parallel tasks (one per model family) may be the first to touch a fresh database or experiment:
+    losing that race to a twin (a duplicate table or experiment) is retried, not fatal.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    for attempt in range(6):
+        try:
+            return _setup_mlflow(paths, experiment)
+        except IntegrityError:
+            if attempt == 5:
+                raise
+        except Exception as exc:
+            if attempt == 5 or "already exists" not in str(exc).lower():
+                raise
+        time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _setup_mlflow(paths: Paths, experiment: str) -> str:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
@@ -171,15 +190,17 @@ def publish(release: str, profile: str | None = None, overrides: dict | None = N
 # ---------------------------------------------------------------- training
 
 
-def _split_features(frame, classes, params: Params):
+def _family_inputs(family: str, frame, classes, params: Params):
+    """One split's model inputs for ``family`` (features computed from the raw light curves)."""
     import numpy as np
 
-    from lcml.features.extract import featurize_many
+    from lcml.families import get_family
     from lcml.training.loop import Dataset
 
     index = {c: i for i, c in enumerate(classes)}
-    folded, aux = featurize_many(zip(frame["time"], frame["flux"], frame["flux_err"]), params.features)
-    return Dataset(folded=folded, aux=aux, y=np.array([index[c] for c in frame["label"]], dtype=np.int64))
+    x, aux = get_family(family).inputs(list(zip(frame["time"], frame["flux"], frame["flux_err"])), params.features,
+                                       params.search.of(family).options)
+    return Dataset(folded=x, aux=aux, y=np.array([index[c] for c in frame["label"]], dtype=np.int64))
 
 
 def _previous_candidate(client, name: str, lineage: dict) -> dict | None:
@@ -253,7 +274,8 @@ def search_workers(params: Params, paths: Paths) -> int:
 
 
 def plan_training(release: str, run_name: str | None = None, profile: str | None = None,
-                  overrides: dict | None = None, params: Params | None = None, force: bool = False) -> dict[str, Any]:
+                  overrides: dict | None = None, params: Params | None = None, force: bool = False,
+                  family: str | None = None) -> dict[str, Any]:
     """Start a training: lineage, the parent MLflow run (params, dataset, drift), the Optuna study.
 
     Returns the plan that :func:`search_worker` (once per worker, in parallel on a database server)
@@ -269,9 +291,15 @@ def plan_training(release: str, run_name: str | None = None, profile: str | None
 
     loaded, paths = context(profile, overrides)
     params = params or loaded
+    family = family or params.search.families[0]
+    from lcml.families import FAMILIES
+
+    if family not in FAMILIES or params.search.of(family) is None:
+        raise InputError(f"family {family!r} unknown or without a search.{family} section in params.yaml "
+                         f"(families: {', '.join(FAMILIES)})")
     folder, classes, frames = _training_frames(params, paths, release)
     run_name = run_name or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    study_name = f"{params.registry.model_name}.{FAMILY}.{release}.{run_name}"
+    study_name = f"{params.registry.model_name}.{family}.{release}.{run_name}"
     commit, dirty = git_state(paths.project)
     lineage = {
         "release": release,
@@ -281,7 +309,7 @@ def plan_training(release: str, run_name: str | None = None, profile: str | None
         "git_dirty": str(dirty).lower(),
         "params_hash": params.hash(),
         "profile": params.profile,
-        "family": FAMILY,
+        "family": family,
         "study": study_name,
     }
     setup_mlflow(paths, params.registry.model_name)
@@ -290,8 +318,8 @@ def plan_training(release: str, run_name: str | None = None, profile: str | None
         previous = _previous_candidate(client, params.registry.model_name, lineage)
         if previous is not None:
             return {**previous, "workers": []}
-    search = params.search.conv_bilstm
-    with mlflow.start_run(run_name=f"search-{FAMILY}-{run_name}") as run:
+    search = params.search.of(family)
+    with mlflow.start_run(run_name=f"search-{family}-{run_name}") as run:
         mlflow.set_tags(lineage)
         _log_drift(client, params.registry.model_name, release, paths,
                    pd.concat(frames.values(), ignore_index=True))
@@ -312,7 +340,7 @@ def plan_training(release: str, run_name: str | None = None, profile: str | None
                                               digest=lineage["manifest_hash"][:16])
         mlflow.log_input(dataset, context="training")
     _open_study(study_name, paths.optuna_storage, search)  # created once, before the workers race for it
-    return {"release": release, "run_id": run.info.run_id, "family": FAMILY, "study": study_name,
+    return {"release": release, "run_id": run.info.run_id, "family": family, "study": study_name,
             "classes": classes, "lineage": lineage, "params": params.model_dump(mode="json"),
             "skipped": False, "workers": list(range(n_workers))}
 
@@ -329,14 +357,15 @@ def search_worker(plan: dict[str, Any], worker: int = 0) -> dict[str, Any]:
     params, paths = _plan_params(plan), Paths.from_env().ensure()
     _, classes, frames = _training_frames(params, paths, plan["release"])
     setup_mlflow(paths, params.registry.model_name)
+    family = plan["family"]
     counts = run_trials(
-        _split_features(frames["train"], classes, params), _split_features(frames["val"], classes, params),
-        n_classes=len(classes), params=params.search.conv_bilstm, study_name=plan["study"],
+        _family_inputs(family, frames["train"], classes, params), _family_inputs(family, frames["val"], classes, params),
+        n_classes=len(classes), params=params.search.of(family), study_name=plan["study"],
         storage=paths.optuna_storage, checkpoints=paths.home / "checkpoints" / plan["study"],
-        parent_run_id=plan["run_id"],
+        family=family, parent_run_id=plan["run_id"],
     )
     log.info("search worker %s of %s ran %s trials", worker, plan["study"], counts["trials_run"])
-    return {"worker": worker, **counts}
+    return {"worker": worker, "study": plan["study"], "family": family, **counts}
 
 
 def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> dict[str, Any]:
@@ -356,10 +385,11 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
 
     params, paths = _plan_params(plan), Paths.from_env().ensure()
     release, classes, study_name, lineage = plan["release"], plan["classes"], plan["study"], plan["lineage"]
+    family = plan["family"]
     _, _, frames = _training_frames(params, paths, release)
     setup_mlflow(paths, params.registry.model_name)
     with mlflow.start_run(run_id=plan["run_id"]):
-        found = best_of_study(study_name, paths.optuna_storage, paths.home / "checkpoints" / study_name)
+        found = best_of_study(study_name, paths.optuna_storage, paths.home / "checkpoints" / study_name, family)
         mlflow.log_params({f"best.{k}": v for k, v in found.best_params.items()})
         mlflow.log_metrics({"best_val_balanced_accuracy": found.best_value, "n_trials": found.n_trials,
                             "n_pruned": found.n_pruned, "n_failed": found.n_failed})
@@ -369,11 +399,12 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
             for plot in save_optuna_plots(study_name, paths.optuna_storage, Path(tmp)):
                 mlflow.log_artifact(str(plot), "search")
             config = {
-                "family": FAMILY,
+                "family": family,
                 "model_name": params.registry.model_name,
                 "classes": classes,
-                "architecture": found.config.as_dict(),
+                "architecture": found.architecture,
                 "features": params.features.model_dump(mode="json"),
+                "options": params.search.of(family).options,
                 "aux_features": list(AUX_FEATURES),
                 "lineage": lineage,
             }
@@ -396,13 +427,13 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
         mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
         mlflow.log_metric("latency_ms_per_curve", latency_ms)
         fig = confusion_figure(test["label"], predictions["label_pred"], classes,
-                               title=f"{FAMILY} on {release} (test)")
+                               title=f"{family} on {release} (test)")
         mlflow.log_figure(fig, "confusion_matrix.png")
     return {
         "release": release,
         "run_id": plan["run_id"],
         "model_uri": info.model_uri,
-        "family": FAMILY,
+        "family": family,
         "study": study_name,
         "n_trials": found.n_trials,
         "n_pruned": found.n_pruned,
@@ -416,18 +447,27 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
 
 
 def train(release: str, run_name: str | None = None, profile: str | None = None,
-          overrides: dict | None = None, params: Params | None = None, force: bool = False) -> dict[str, Any]:
-    """Plan, search with one worker in this process, finish: the whole training of one release.
+          overrides: dict | None = None, params: Params | None = None, force: bool = False,
+          family: str | None = None) -> dict[str, Any]:
+    """Plan, search with one worker in this process, finish: the training of one family on one release.
 
-    ``params`` replaces ``params.yaml`` (``lcml reproduce`` passes the recorded ones). When a version
-    was already trained from this release with the same params, family and commit, nothing is trained
-    and that version is returned with ``skipped: True`` (unless ``force``). A search interrupted
-    earlier with the same ``run_name`` resumes.
+    ``family`` defaults to the first of ``search.families``. ``params`` replaces ``params.yaml``
+    (``lcml reproduce`` passes the recorded ones). When a version was already trained from this
+    release with the same params, family and commit, nothing is trained and that version is returned
+    with ``skipped: True`` (unless ``force``). A search interrupted earlier with the same ``run_name``
+    resumes.
     """
-    plan = plan_training(release, run_name, profile=profile, overrides=overrides, params=params, force=force)
+    plan = plan_training(release, run_name, profile=profile, overrides=overrides, params=params, force=force,
+                         family=family)
     if plan.get("skipped"):
         return finish_training(plan)
     return finish_training(plan, [search_worker(plan, 0)])
+
+
+def families(profile: str | None = None, overrides: dict | None = None) -> list[str]:
+    """The model families ``params.yaml`` searches (``search.families``)."""
+    params, _ = context(profile, overrides)
+    return list(params.search.families)
 
 
 def predict_frame(model_uri: str, frame, model_config: dict | None = None):
@@ -523,11 +563,47 @@ def register_and_gate(trained: dict[str, Any], profile: str | None = None,
     }
 
 
-def report(release: str, validation: dict, published: dict, trained: dict, gated: dict,
+def _version_key(version: str) -> tuple[int, int]:
+    # "" (no champion before) sorts first; versions compare as numbers
+    return (0, 0) if not version else (1, int(version))
+
+
+def _current_champion(paths: Paths, name: str) -> str | None:
+    from mlflow import MlflowClient
+
+    from lcml.registry.promote import CHAMPION, alias_version
+
+    use_tracking_uri(paths)
+    return alias_version(MlflowClient(), name, CHAMPION)
+
+
+def report(release: str, validation: dict, published: dict, trained: dict | list[dict], gated: dict | list[dict],
            tag: str = "latest", profile: str | None = None, overrides: dict | None = None) -> str:
-    """Write the run summary JSON (what ``make demo`` prints) and return its path."""
+    """Write the run summary JSON (what ``make demo`` prints) and return its path.
+
+    ``trained`` and ``gated`` are one candidate or one per family (same order). The top-level
+    ``search``/``test_metrics``/``registry`` describe the candidate that is champion after this run
+    (else the one with the best test balanced accuracy); ``candidates`` lists every family's.
+    """
     params, paths = context(profile, overrides)
+    trained = [trained] if isinstance(trained, dict) else list(trained)
+    gated = [gated] if isinstance(gated, dict) else list(gated)
+    if not trained or len(trained) != len(gated):
+        raise LcmlError(f"report: {len(trained)} trained candidates but {len(gated)} gate results")
     manifest = rel.read_manifest(rel.release_dir(paths, release))
+    candidates = [
+        {"family": t["family"], "study": t["study"], "version": g["version"], "verdict": g["verdict"],
+         "reasons": g["reasons"],
+         "skipped": bool(g.get("skipped")), "run_id": t["run_id"], "n_trials": t["n_trials"],
+         "best_val_balanced_accuracy": t["best_val_balanced_accuracy"], "test_metrics": t["metrics"],
+         "latency_ms_per_curve": t["latency_ms_per_curve"]}
+        for t, g in zip(trained, gated)
+    ]
+    champion = _current_champion(paths, params.registry.model_name)  # mapped gates may finish in any order
+    lead = next((i for i, g in enumerate(gated) if g["version"] == champion), None)
+    if lead is None:
+        lead = max(range(len(trained)), key=lambda i: trained[i]["metrics"].get("balanced_accuracy", -1.0))
+    t, g = trained[lead], gated[lead]
     summary = {
         "tag": tag,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -535,11 +611,14 @@ def report(release: str, validation: dict, published: dict, trained: dict, gated
         "class_counts": manifest["class_counts"],
         "validation": validation,
         "data_md5": published.get("data_md5"),
-        "search": {k: trained[k] for k in ("study", "n_trials", "n_pruned", "best_trial", "best_params",
-                                           "best_val_balanced_accuracy")},
-        "test_metrics": trained["metrics"],
-        "run_id": trained["run_id"],
-        "registry": gated,
+        "family": t["family"],
+        "search": {k: t[k] for k in ("study", "n_trials", "n_pruned", "best_trial", "best_params",
+                                     "best_val_balanced_accuracy")},
+        "test_metrics": t["metrics"],
+        "run_id": t["run_id"],
+        "registry": {**g, "champion_before": min((x.get("champion_before") or "" for x in gated), key=_version_key) or None,
+                     "champion": champion},
+        "candidates": candidates,
         "tracking_uri": paths.mlflow_tracking_uri,
     }
     text = json.dumps(summary, indent=2, default=str) + "\n"

@@ -131,22 +131,32 @@ def test_dag_triggered_over_rest_runs_under_the_scheduler_with_parallel_search_w
     assert state == "success", _task_errors(paths)
 
     tis = s.get(f"{base}/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances", timeout=30).json()["task_instances"]
+    plans = [t for t in tis if t["task_id"] == "plan_search"]
+    assert sorted(t["map_index"] for t in plans) == [0, 1] and all(t["state"] == "success" for t in plans)
     workers = sorted((t for t in tis if t["task_id"] == "search_worker"), key=lambda t: t["map_index"])
-    assert [w["map_index"] for w in workers] == [0, 1]
+    assert [w["map_index"] for w in workers] == [0, 1, 2, 3]  # 2 families x search.workers 2
     assert all(w["state"] == "success" for w in workers)
     spans = [(datetime.fromisoformat(w["start_date"]), datetime.fromisoformat(w["end_date"])) for w in workers]
-    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], spans  # the two workers ran at once
+    overlapping = [(i, j) for i in range(4) for j in range(i + 1, 4)
+                   if spans[i][0] < spans[j][1] and spans[j][0] < spans[i][1]]
+    assert overlapping, spans  # workers ran at the same time, not one after the other
+    conv = spans[:2]  # slots 0 and 1 share the conv_bilstm study
+    assert conv[0][0] < conv[1][1] and conv[1][0] < conv[0][1], conv
 
     report = json.loads((paths.reports / "rest-1.json").read_text())
-    study = optuna.load_study(study_name=report["search"]["study"], storage=paths.optuna_storage)
-    finished_trials = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert len(finished_trials) == N_TRIALS == report["search"]["n_trials"]  # the global cap held
-    numbers = [t.number for t in study.trials]
-    assert len(numbers) == len(set(numbers))
     client = MlflowClient(paths.mlflow_tracking_uri)
+    caps = {"conv_bilstm": N_TRIALS, "baseline": 2}
+    assert {c["family"] for c in report["candidates"]} == set(caps)
+    for candidate in report["candidates"]:
+        study = optuna.load_study(study_name=candidate["study"], storage=paths.optuna_storage)
+        finished_trials = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+        assert len(finished_trials) == caps[candidate["family"]] == candidate["n_trials"]  # the global cap held
+        numbers = [t.number for t in study.trials]
+        assert len(numbers) == len(set(numbers))
+        parent = candidate["run_id"]
+        nested = client.search_runs([client.get_run(parent).info.experiment_id],
+                                    filter_string=f"tags.mlflow.parentRunId = '{parent}'")
+        assert len(nested) == len(study.trials)  # one nested MLflow run per trial, from both workers
     name = report["registry"]["model_name"]
-    assert alias_version(client, name, CHAMPION) == report["registry"]["version"]
-    parent = report["run_id"]
-    nested = client.search_runs([client.get_run(parent).info.experiment_id],
-                                filter_string=f"tags.mlflow.parentRunId = '{parent}'")
-    assert len(nested) == len(study.trials)  # one nested MLflow run per trial, from both workers
+    assert alias_version(client, name, CHAMPION) == report["registry"]["champion"]
+    assert report["registry"]["champion"] in {c["version"] for c in report["candidates"]}

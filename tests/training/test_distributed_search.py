@@ -9,7 +9,7 @@ import mlflow
 import optuna
 from optuna.trial import TrialState
 
-from lcml.config import FamilySearchParams, SearchSpace
+from lcml.config import FamilySearchParams
 from lcml.training.search import run_search
 
 from .test_loop import toy
@@ -20,13 +20,15 @@ CAP = 6
 def search_params(epochs=3, heartbeat=1):
     return FamilySearchParams(
         n_trials=CAP, epochs=epochs, batch_size=32, patience=10, pruner="none", seed=0, heartbeat_seconds=heartbeat,
-        space=SearchSpace(n_layers=(1, 1), filters=(32, 32), dropout=(0.1, 0.2), lr=(1e-3, 1e-2)),
+        space={"n_layers": [1, 1], "filters": [32, 32], "dropout": [0.1, 0.2], "lr": [1e-3, 1e-2]},
     )
 
 
 def worker(storage, study, folder, epochs):
     mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow-{os.getpid()}.db")  # each worker its own run log
-    with mlflow.start_run():
+    # artifacts (trial checkpoints) in the test's folder, not ./mlruns of whatever directory pytest runs in
+    experiment = mlflow.create_experiment("workers", artifact_location=(folder / f"artifacts-{os.getpid()}").as_uri())
+    with mlflow.start_run(experiment_id=experiment):
         run_search(toy(96, 0), toy(32, 1), n_classes=2, params=search_params(epochs), study_name=study,
                    storage=storage, checkpoints=folder / "checkpoints")
 

@@ -30,7 +30,7 @@ def test_killed_search_resumes_and_keeps_the_trial_cap(project):
     params["profiles"]["ci"]["search"]["conv_bilstm"].update(n_trials=N_TRIALS, epochs=2, pruner="none")
     params["profiles"]["ci"]["data"]["simulate"]["n_objects"] = 160
     (project / "params.yaml").write_text(yaml.safe_dump(params))
-    lcml = [str(Path(sys.executable).with_name("lcml")), "train", "--tag", "resume"]
+    lcml = [str(Path(sys.executable).with_name("lcml")), "train", "--tag", "resume", "--family", "conv_bilstm"]
     db = project / ".lcml" / "optuna.db"
 
     first = subprocess.Popen(lcml, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

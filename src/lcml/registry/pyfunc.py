@@ -1,7 +1,9 @@
 """The registered model: an MLflow pyfunc that takes raw light curves and returns class probabilities.
 
-Weights are stored as safetensors and the architecture/feature settings as JSON; the model class is
-logged as code (MLflow "models from code"), so loading a registered model unpickles nothing.
+The same class serves every model family (:mod:`lcml.families`): ``model.json`` names the family, its
+architecture, feature settings and options; the weights are safetensors (torch families) or skops
+with a fixed allow-list (the feature baseline); the model class is logged as code (MLflow "models from
+code"), so loading a registered model unpickles nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-WEIGHTS = "weights.safetensors"
 CONFIG = "model.json"
 ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 
@@ -52,24 +53,14 @@ def input_example() -> pd.DataFrame:
 
 
 def save_artifacts(model, config: dict[str, Any], folder: Path) -> dict[str, str]:
-    """Write ``weights.safetensors`` and ``model.json``; return MLflow's ``artifacts`` mapping."""
-    from safetensors.torch import save_file
+    """Write the family's weights file and ``model.json``; return MLflow's ``artifacts`` mapping."""
+    from lcml.families import get_family
 
+    family = get_family(config.get("family", "conv_bilstm"))
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS))
+    family.save(model, folder / family.weights_file)
     (folder / CONFIG).write_text(json.dumps(config, indent=2))
-    return {"weights": str(folder / WEIGHTS), "config": str(folder / CONFIG)}
-
-
-def load_torch_model(weights: str | Path, config: dict[str, Any]):
-    from safetensors.torch import load_file
-
-    from lcml.models.conv_bilstm import ConvBiLSTM, ConvBiLSTMConfig
-
-    model = ConvBiLSTM(ConvBiLSTMConfig(**config["architecture"]))
-    model.load_state_dict(load_file(str(weights)))
-    return model.eval()
+    return {"weights": str(folder / family.weights_file), "config": str(folder / CONFIG)}
 
 
 class LightCurveClassifier(mlflow.pyfunc.PythonModel):
@@ -81,24 +72,27 @@ class LightCurveClassifier(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         from lcml.config import FeatureParams
-        from lcml.training.loop import pick_device
+        from lcml.families import get_family
 
         self.config = json.loads(Path(context.artifacts["config"]).read_text())
         self.classes: list[str] = self.config["classes"]
         self.features = FeatureParams.model_validate(self.config["features"])
-        self.model = load_torch_model(context.artifacts["weights"], self.config).to(pick_device())
+        self.family = get_family(self.config.get("family", "conv_bilstm"))
+        self.options = self.config.get("options", {})
+        self.model = self.family.load(Path(context.artifacts["weights"]), self.config["architecture"])
+        if hasattr(self.model, "to"):
+            from lcml.training.loop import pick_device
+
+            self.model = self.model.to(pick_device())
         model_config = context.model_config or {}
         self.model_name = str(model_config.get("model_name", self.config.get("model_name", "")))
         self.model_version = str(model_config.get("model_version", ""))
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        from lcml.features.extract import featurize_many
-        from lcml.training.loop import predict_proba
-
         frame = pd.DataFrame(model_input)
         errs = frame["flux_err"] if "flux_err" in frame else [None] * len(frame)
-        folded, aux = featurize_many(zip(frame["time"], frame["flux"], errs), self.features)
-        proba = predict_proba(self.model, folded, aux) if len(frame) else np.zeros((0, len(self.classes)))
+        x, aux = self.family.inputs(list(zip(frame["time"], frame["flux"], errs)), self.features, self.options)
+        proba = self.family.predict_proba(self.model, x, aux) if len(frame) else np.zeros((0, len(self.classes)))
         best = proba.argmax(1) if len(frame) else np.zeros(0, int)
         out = pd.DataFrame(
             {

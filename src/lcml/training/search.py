@@ -1,4 +1,4 @@
-"""Optuna "AutoDL" search for the Conv+BiLSTM family; each trial is a nested MLflow run."""
+"""Optuna "AutoDL" search of one model family; each trial is a nested MLflow run."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from lcml.config import FamilySearchParams
-from lcml.models.conv_bilstm import ConvBiLSTM, ConvBiLSTMConfig
-from lcml.training.loop import Dataset, seed_everything, train_model
+from lcml.families import Family, get_family, suggest_from_space
+from lcml.training.loop import Dataset
 
-FAMILY = "conv_bilstm"
 #: where each trial's MLflow run keeps its weights and config
 CHECKPOINT_ARTIFACTS = "checkpoint"
 
@@ -28,8 +27,8 @@ class SearchResult:
     best_trial: int
     best_value: float
     best_params: dict
-    config: ConvBiLSTMConfig
-    model: ConvBiLSTM
+    architecture: dict
+    model: object
     n_failed: int = 0
     n_abandoned: int = 0
 
@@ -46,22 +45,8 @@ def make_pruner(name: str):
     raise ValueError(f"unknown pruner {name!r} (median, hyperband, none)")
 
 
-def suggest_config(trial, space, *, n_classes: int, n_aux: int, fold_length: int) -> tuple[ConvBiLSTMConfig, float]:
-    """Sample the StarWhisper space: conv layers, filters, dropout, and a log-uniform learning rate."""
-    cfg = ConvBiLSTMConfig(
-        n_classes=n_classes,
-        n_aux=n_aux,
-        fold_length=fold_length,
-        n_layers=trial.suggest_int("n_layers", *space.n_layers),
-        filters=trial.suggest_int("filters", *space.filters, step=16),
-        dropout=trial.suggest_float("dropout", *space.dropout),
-    )
-    lr = trial.suggest_float("lr", *space.lr, log=True)
-    return cfg, lr
-
-
-def _checkpoint(folder: Path, number: int) -> tuple[Path, Path]:
-    return folder / f"trial-{number}.safetensors", folder / f"trial-{number}.json"
+def _checkpoint(folder: Path, number: int, family: Family) -> tuple[Path, Path]:
+    return folder / f"trial-{number}-{family.weights_file}", folder / f"trial-{number}.json"
 
 
 class _SurplusTrial(Exception):
@@ -117,6 +102,7 @@ def run_trials(
     study_name: str,
     storage: str,
     checkpoints: Path,
+    family: str = "conv_bilstm",
     parent_run_id: str | None = None,
     resume_abandoned: bool = True,
 ) -> dict[str, int]:
@@ -134,8 +120,8 @@ def run_trials(
     import optuna
     from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
-    from safetensors.torch import save_file
 
+    fam = get_family(family)
     optuna.logging.set_verbosity(logging.WARNING)
     checkpoints.mkdir(parents=True, exist_ok=True)
     study = _open_study(study_name, storage, params)
@@ -143,8 +129,6 @@ def run_trials(
     # one worker on a file: RUNNING trials are from a killed earlier attempt; on a server they may be
     # another worker's, which heartbeats decide about
     abandoned = _fail_abandoned(study) if resume_abandoned and not shared else 0
-    fold_length = train.folded.shape[1]
-    n_aux = train.aux.shape[1]
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
     ran = 0
 
@@ -154,10 +138,10 @@ def run_trials(
         if len(earlier) >= params.n_trials:
             raise _SurplusTrial(f"trial {trial.number}: the study already has {params.n_trials} trials")
         ran += 1
-        cfg, lr = suggest_config(trial, params.space, n_classes=n_classes, n_aux=n_aux, fold_length=fold_length)
+        hp = suggest_from_space(trial, params.space)
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent_run_id) as run:
             trial.set_user_attr("mlflow_run_id", run.info.run_id)
-            mlflow.log_params({**trial.params, "trial": trial.number, "family": FAMILY})
+            mlflow.log_params({**trial.params, "trial": trial.number, "family": family})
 
             def report(epoch: int, metrics: dict) -> None:
                 mlflow.log_metrics(metrics, step=epoch)
@@ -166,24 +150,18 @@ def run_trials(
                     mlflow.set_tag("state", "pruned")
                     raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
-            seed = params.seed + trial.number
-            seed_everything(seed)  # weight initialisation is part of what must be reproducible
-            model = ConvBiLSTM(cfg)
-            result = train_model(
-                model, train, val,
-                epochs=params.epochs, lr=lr, batch_size=params.batch_size, patience=params.patience,
-                seed=seed, weighted=params.class_weighted, on_epoch=report,
-            )
-            mlflow.log_metrics({"best_val_balanced_accuracy": result.best_score, "best_epoch": result.best_epoch})
-            weights, config = _checkpoint(checkpoints, trial.number)
-            save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(weights))
-            config.write_text(json.dumps({"config": cfg.as_dict(), "best_epoch": result.best_epoch,
-                                          "best_score": result.best_score}))
+            fitted = fam.fit(hp, train, val, search=params, n_classes=n_classes, seed=params.seed + trial.number,
+                             options=params.options, report=report)
+            mlflow.log_metrics({"best_val_balanced_accuracy": fitted.best_score, "best_epoch": fitted.best_epoch})
+            weights, config = _checkpoint(checkpoints, trial.number, fam)
+            fam.save(fitted.model, weights)
+            config.write_text(json.dumps({"architecture": fitted.architecture, "best_epoch": fitted.best_epoch,
+                                          "best_score": fitted.best_score}))
             # workers on other machines do not share this folder; the tracking server's store they do
             mlflow.log_artifact(str(weights), CHECKPOINT_ARTIFACTS)
             mlflow.log_artifact(str(config), CHECKPOINT_ARTIFACTS)
             mlflow.set_tag("state", "complete")
-        return result.best_score
+        return fitted.best_score
 
     # Global cap, exact with several workers: a trial runs only if fewer than n_trials non-failed
     # trials precede it (trial numbers come from the database, so workers agree); while the last
@@ -201,12 +179,12 @@ def run_trials(
     return {"trials_run": ran, "abandoned": abandoned}
 
 
-def best_of_study(study_name: str, storage: str, checkpoints: Path) -> SearchResult:
+def best_of_study(study_name: str, storage: str, checkpoints: Path, family: str = "conv_bilstm") -> SearchResult:
     """Counts of the finished study and its best model, from ``checkpoints`` or the trial's MLflow run."""
     import optuna
     from optuna.trial import TrialState
-    from safetensors.torch import load_file
 
+    fam = get_family(family)
     study = optuna.load_study(study_name=study_name, storage=storage)
     trials = study.get_trials(deepcopy=False)
     n_pruned = sum(t.state == TrialState.PRUNED for t in trials)
@@ -214,7 +192,7 @@ def best_of_study(study_name: str, storage: str, checkpoints: Path) -> SearchRes
     if not n_complete:
         raise RuntimeError(f"study {study_name}: no trial completed ({n_pruned} pruned)")
     best = study.best_trial
-    weights, config = _checkpoint(checkpoints, best.number)
+    weights, config = _checkpoint(checkpoints, best.number, fam)
     if not weights.is_file() and best.user_attrs.get("mlflow_run_id"):
         import mlflow
 
@@ -224,9 +202,7 @@ def best_of_study(study_name: str, storage: str, checkpoints: Path) -> SearchRes
     if not weights.is_file():
         raise RuntimeError(f"study {study_name}: best trial {best.number} has no checkpoint at {weights}")
     saved = json.loads(config.read_text())
-    cfg = ConvBiLSTMConfig(**saved["config"])
-    model = ConvBiLSTM(cfg)
-    model.load_state_dict(load_file(str(weights)))
+    model = fam.load(weights, saved["architecture"])
     return SearchResult(
         study_name=study_name,
         n_trials=n_complete + n_pruned,
@@ -235,8 +211,8 @@ def best_of_study(study_name: str, storage: str, checkpoints: Path) -> SearchRes
         best_trial=best.number,
         best_value=float(best.value),
         best_params=best.params,
-        config=cfg,
-        model=model.eval(),
+        architecture=saved["architecture"],
+        model=model,
         n_failed=sum(t.state == TrialState.FAIL for t in trials),
     )
 
@@ -250,6 +226,7 @@ def run_search(
     study_name: str,
     storage: str,
     checkpoints: Path,
+    family: str = "conv_bilstm",
     resume_abandoned: bool = True,
 ) -> SearchResult:
     """Run (or resume) the whole study in this process (one worker), then return its best model.
@@ -257,8 +234,8 @@ def run_search(
     Must be called inside an active MLflow (parent) run; see :func:`run_trials`.
     """
     counts = run_trials(train, val, n_classes=n_classes, params=params, study_name=study_name, storage=storage,
-                        checkpoints=checkpoints, resume_abandoned=resume_abandoned)
-    result = best_of_study(study_name, storage, checkpoints)
+                        checkpoints=checkpoints, family=family, resume_abandoned=resume_abandoned)
+    result = best_of_study(study_name, storage, checkpoints, family)
     result.n_abandoned = counts["abandoned"]
     return result
 

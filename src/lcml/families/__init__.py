@@ -1,0 +1,40 @@
+"""Model families: what the search tunes, trains, saves and what the registered pyfunc runs.
+
+Every family turns raw light curves into model inputs itself (a registered model always takes raw
+curves), samples its hyperparameters from ``search.<family>.space`` in ``params.yaml``, trains one
+candidate per Optuna trial, and writes its weights in a format that loads without unpickling:
+
+=============  ==============================================================  =================
+family         model                                                           weights
+=============  ==============================================================  =================
+conv_bilstm    StarWhisper's Conv1D + BiLSTM on the folded curve + 6 scalars   safetensors
+swin           Swin Transformer (timm) on |CWT| images of the folded curve     safetensors
+baseline       HistGradientBoosting on classical light-curve features          skops
+=============  ==============================================================  =================
+"""
+
+from __future__ import annotations
+
+from lcml.families.base import Family, suggest_from_space
+
+FAMILIES = ("conv_bilstm", "swin", "baseline")
+
+
+def get_family(name: str) -> Family:
+    """The family called ``name``; ``ValueError`` naming the known ones otherwise."""
+    if name == "conv_bilstm":
+        from lcml.families.conv_bilstm import ConvBiLSTMFamily
+
+        return ConvBiLSTMFamily()
+    if name == "swin":
+        from lcml.families.swin import SwinFamily
+
+        return SwinFamily()
+    if name == "baseline":
+        from lcml.families.baseline import BaselineFamily
+
+        return BaselineFamily()
+    raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
+
+
+__all__ = ["FAMILIES", "Family", "get_family", "suggest_from_space"]

@@ -1,0 +1,86 @@
+"""The feature baseline every astronomer asks about: HistGradientBoosting on classical features.
+
+Features (:mod:`lcml.features.baseline`) are computed from the light curve only — period from lcml's
+own search, amplitude, percentiles, skew, kurtosis, Fourier R21/R31/phi21/phi31, ... — never from a
+catalog. The model is saved with skops, and loading trusts only scikit-learn's tree predictor type.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lcml.families.base import Family, Fitted
+
+#: the only non-default type a saved HistGradientBoostingClassifier holds
+TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+
+
+class BaselineFamily(Family):
+    name = "baseline"
+    weights_file = "model.skops"
+
+    def inputs(self, curves, features, options: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        from lcml.features.baseline import FEATURE_NAMES, baseline_matrix
+
+        p = features.period
+        curves = list(curves)
+        if not curves:
+            return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros((0, 0), np.float32)
+        x = baseline_matrix(curves, min_period=p.min_period_days, max_period=p.max_period_days,
+                            oversample=p.oversample, n_jobs=int((options or {}).get("n_jobs", 1)))
+        return x.astype(np.float32), np.zeros((len(x), 0), np.float32)
+
+    def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None) -> Fitted:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.metrics import balanced_accuracy_score
+
+        model = HistGradientBoostingClassifier(
+            learning_rate=float(hp.get("learning_rate", 0.1)), max_leaf_nodes=int(hp.get("max_leaf_nodes", 31)),
+            l2_regularization=float(hp.get("l2_regularization", 0.0)), max_iter=int(hp.get("max_iter", 200)),
+            class_weight="balanced" if search.class_weighted else None, random_state=seed,
+        )
+        model.fit(train.folded, train.y)
+        proba = self.predict_proba(_WithClasses(model, n_classes), val.folded, val.aux)
+        score = float(balanced_accuracy_score(val.y, proba.argmax(1))) if len(val) else 0.0
+        if report is not None:
+            report(0, {"train_loss": float("nan"), "val_balanced_accuracy": score})
+        return Fitted(_WithClasses(model, n_classes), score, 0, {"n_classes": n_classes})
+
+    def save(self, model, path: Path) -> None:
+        import warnings
+
+        import skops.io as sio
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sio.dump(model.model, path)
+
+    def load(self, path: Path, architecture: dict[str, Any]):
+        import warnings
+
+        import skops.io as sio
+
+        with warnings.catch_warnings():
+            # skops looks types up with getattr over loaded modules, which wakes Airflow's deprecation shims
+            warnings.simplefilter("ignore")
+            untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
+            if untrusted:
+                raise ValueError(f"{path}: refusing to load unexpected types {untrusted}")
+            return _WithClasses(sio.load(path, trusted=TRUSTED_TYPES), int(architecture["n_classes"]))
+
+    def predict_proba(self, model, x, aux) -> np.ndarray:
+        out = np.zeros((len(x), model.n_classes))
+        if len(x):
+            # a class absent from the training split has no column in scikit-learn's output
+            out[:, model.model.classes_] = model.model.predict_proba(x)
+        return out
+
+
+class _WithClasses:
+    """A fitted classifier and the number of classes of the taxonomy it predicts."""
+
+    def __init__(self, model, n_classes: int) -> None:
+        self.model, self.n_classes = model, n_classes

@@ -1,0 +1,102 @@
+"""Each model family on a small simulated release: inputs, one trained candidate, weights that round-trip."""
+
+import collections
+
+import numpy as np
+import pytest
+
+from lcml.config import load_params
+from lcml.data.schema import classes_for
+from lcml.data.simulate import simulate_kepler
+from lcml.families import FAMILIES, get_family, suggest_from_space
+from lcml.training.loop import Dataset
+
+CLASSES = list(classes_for("kepler"))
+
+
+@pytest.fixture(scope="module")
+def curves():
+    sim = simulate_kepler(90, seed=3, duration_days=30)
+    frame = sim.lightcurves.to_pandas()
+    y = np.array([CLASSES.index(c) for c in frame["label"]])
+    return list(zip(frame["time"], frame["flux"], frame["flux_err"])), y
+
+
+@pytest.fixture(scope="module")
+def params():
+    return load_params(profile="ci")
+
+
+def small(family: str, params):
+    search = params.search.of(family) if family != "swin" else params.search.swin
+    update = {"epochs": 3, "patience": 3}
+    if family == "swin":
+        update["options"] = {**search.options, "img_size": 32, "scales_max": 63}
+    return search.model_copy(update=update)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_family_trains_saves_and_loads_the_same_model(family, curves, params, tmp_path):
+    import optuna
+
+    fam = get_family(family)
+    search = small(family, params)
+    x, aux = fam.inputs(curves[0], params.features, search.options)
+    assert len(x) == len(aux) == len(curves[0]) and np.isfinite(x).all()
+    cut = 60
+    train = Dataset(folded=x[:cut], aux=aux[:cut], y=curves[1][:cut])
+    val = Dataset(folded=x[cut:], aux=aux[cut:], y=curves[1][cut:])
+    trial = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0)).ask()
+    hp = suggest_from_space(trial, search.space)
+    seen = []
+    fitted = fam.fit(hp, train, val, search=search, n_classes=len(CLASSES), seed=0, options=search.options,
+                     report=lambda epoch, m: seen.append(m))
+    assert seen and 0.0 <= fitted.best_score <= 1.0
+    assert fitted.best_score > 1 / len(CLASSES)  # better than guessing on simulated stars
+    proba = fam.predict_proba(fitted.model, val.folded, val.aux)
+    assert proba.shape == (len(val), len(CLASSES)) and np.allclose(proba.sum(1), 1.0, atol=1e-5)
+    path = tmp_path / fam.weights_file
+    fam.save(fitted.model, path)
+    again = fam.load(path, fitted.architecture)
+    assert np.allclose(fam.predict_proba(again, val.folded, val.aux), proba, atol=1e-6)
+
+
+def test_space_entries_sample_ints_floats_logs_steps_and_choices():
+    import optuna
+
+    space = {"a": [1, 3], "b": [0.1, 0.5], "c": [1e-5, 1e-1, "log"], "d": [32, 128, 16], "e": {"choices": ["x", "y"]}}
+    values = [suggest_from_space(optuna.create_study().ask(), space) for _ in range(20)]
+    assert all(isinstance(v["a"], int) and 1 <= v["a"] <= 3 for v in values)
+    assert all(isinstance(v["b"], float) and 0.1 <= v["b"] <= 0.5 for v in values)
+    assert all(1e-5 <= v["c"] <= 1e-1 for v in values)
+    assert all(v["d"] % 16 == 0 for v in values)
+    assert {v["e"] for v in values} <= {"x", "y"}
+
+
+def test_bad_spaces_and_families_are_config_errors(tmp_path):
+    from lcml.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="space.lr"):
+        load_params(profile="ci", overrides={"search": {"conv_bilstm": {"space": {"lr": [0.1]}}}})
+    with pytest.raises(ConfigError, match="unknown family 'xgb'"):
+        load_params(profile="ci", overrides={"search": {"families": ["xgb"]}})
+    with pytest.raises(ValueError, match="unknown model family"):
+        get_family("xgb")
+
+
+def test_baseline_loader_trusts_only_the_tree_predictor(curves, params, tmp_path):
+    import skops.io as sio
+
+    from lcml.families.baseline import TRUSTED_TYPES
+
+    fam = get_family("baseline")
+    x, aux = fam.inputs(curves[0][:40], params.features, {"n_jobs": 1})
+    y = curves[1][:40]
+    fitted = fam.fit({"max_iter": 20}, Dataset(x, aux, y), Dataset(x, aux, y), search=params.search.baseline,
+                     n_classes=len(CLASSES), seed=0, options={})
+    path = tmp_path / "model.skops"
+    fam.save(fitted.model, path)
+    assert set(sio.get_untrusted_types(file=path)) <= set(TRUSTED_TYPES)
+    sio.dump({"model": fitted.model.model, "extra": collections.Counter(a=1)}, tmp_path / "other.skops")
+    with pytest.raises(ValueError, match="refusing to load unexpected types"):
+        fam.load(tmp_path / "other.skops", {"n_classes": len(CLASSES)})
