@@ -7,7 +7,10 @@ nothing is published) → `publish` (`dvc add data` + `dvc push`) → `announce`
 Asset (`lcml://releases/<survey>`) with the release id in the event's extra. `retrain_classifiers` is
 scheduled on those Assets, so a published release retrains, gates and (maybe) promotes by itself.
 
-**Params**: `release` — `<survey>/<version>`, default from `params.yaml`; `profile` — `params.yaml` profile.
+**Params**: `release` — `<survey>/<version>`, default from `params.yaml`; `source` — survey files to
+ingest into that new release (a FITS folder, Catalina/CRTS Parquet or text files, the K2SC folded
+Parquet, an AstroM3 folder; see `lcml data release`), none for simulated or existing releases;
+`labels` — labels CSV for FITS or text sources; `profile` — `params.yaml` profile.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from lcml.assets import SURVEYS, release_asset
     doc_md=__doc__,
     params={
         "release": Param(None, type=["null", "string"], description="<survey>/<version>"),
+        "source": Param(None, type=["null", "string"], description="survey files to ingest (path)"),
+        "labels": Param(None, type=["null", "string"], description="labels CSV for FITS/text sources"),
         "profile": Param(None, type=["null", "string"], description="params.yaml profile"),
     },
 )
@@ -36,7 +41,14 @@ def survey_release():
         from lcml import pipeline
 
         p = context["params"]
-        return pipeline.prepare_release(p.get("release") or None, profile=p.get("profile") or None)
+        profile = p.get("profile") or None
+        if p.get("source"):
+            if not p.get("release") or "/" not in p["release"]:
+                raise ValueError("a source needs the release to build: release=<survey>/<version>")
+            survey, version = p["release"].split("/", 1)
+            return pipeline.release_from_source(survey, p["source"], version, labels=p.get("labels") or None,
+                                                profile=profile)
+        return pipeline.prepare_release(p.get("release") or None, profile=profile)
 
     @task
     def validate(release: str, **context) -> dict:

@@ -56,6 +56,7 @@ def test_paths_default_and_env_override(tmp_path, monkeypatch):
 def test_profile_empty_mapping_clears_and_per_model_gates():
     demo = load_params(REPO / "params.yaml", profile="demo")
     ci = load_params(REPO / "params.yaml", profile="ci")
-    name = demo.registry.model_name
+    name = demo.registry.name_for("kepler")
+    assert name == "kepler-variable-star-classifier"
     assert demo.gates.for_model(name).class_recall_floors == {"T2CEP": 0.5}
     assert ci.gates.models == {} and ci.gates.for_model(name).class_recall_floors == {}

@@ -6,7 +6,7 @@ Light on purpose (only ``airflow.sdk``): DAG files import it at parse time.
 from __future__ import annotations
 
 #: Surveys whose releases trigger retraining.
-SURVEYS = ("kepler",)
+SURVEYS = ("kepler", "k2", "catalina-sss", "crts")
 
 
 def release_asset(survey: str):

@@ -358,7 +358,7 @@ def registry_status(
     from lcml.registry.promote import registry_status as status
 
     client, params, paths = _client(profile)
-    name = name or params.registry.model_name
+    name = name or params.registry.name_for(params.data.survey)
     info = status(client, name)
     if as_json:
         typer.echo(json.dumps(info, indent=2, default=str))

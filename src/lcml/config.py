@@ -92,6 +92,9 @@ class PeriodParams(_Strict):
 class FeatureParams(_Strict):
     fold_length: int = Field(ge=8)
     period: PeriodParams
+    #: curves are already phase-folded (time = phase in [0, 1)): no period search, no folding.
+    #: Set from the release manifest, never in params.yaml; recorded with each model.
+    folded: bool = False
 
 
 class FamilySearchParams(_Strict):
@@ -161,7 +164,11 @@ class GateParams(_Strict):
 
 
 class RegistryParams(_Strict):
+    #: registered model of a survey's classifiers; ``{survey}`` is replaced by the release's survey
     model_name: str
+
+    def name_for(self, survey: str) -> str:
+        return self.model_name.replace("{survey}", survey)
     retry_seconds: float = Field(default=300, ge=0)  # keep retrying an unreachable registry this long
 
 

@@ -251,9 +251,12 @@ def _log_drift(client, name: str, release: str, paths: Paths, current) -> None:
 
 
 def _training_frames(params: Params, paths: Paths, release: str) -> tuple[Path, list[str], dict]:
+    """Release folder, classes, and the train/val/test frames; ``params.features.folded`` follows the
+    release's manifest (features skip the period search and folding of pre-folded curves)."""
     folder = rel.release_dir(paths, release)
     if not folder.is_dir():
         raise InputError(f"release {release} not found at {folder} (dvc pull, or build it first)")
+    params.features.folded = bool(rel.read_manifest(folder).get("folded", False))
     classes = list(classes_for(release.split("/")[0]))
     frames = {s: rel.load_release(folder, s, params.data.split) for s in rel.SPLITS}
     for split, frame in frames.items():
@@ -299,7 +302,8 @@ def plan_training(release: str, run_name: str | None = None, profile: str | None
                          f"(families: {', '.join(FAMILIES)})")
     folder, classes, frames = _training_frames(params, paths, release)
     run_name = run_name or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    study_name = f"{params.registry.model_name}.{family}.{release}.{run_name}"
+    model_name = params.registry.name_for(release.split("/")[0])
+    study_name = f"{model_name}.{family}.{release}.{run_name}"
     commit, dirty = git_state(paths.project)
     lineage = {
         "release": release,
@@ -312,16 +316,16 @@ def plan_training(release: str, run_name: str | None = None, profile: str | None
         "family": family,
         "study": study_name,
     }
-    setup_mlflow(paths, params.registry.model_name)
+    setup_mlflow(paths, model_name)
     client = mlflow.MlflowClient()
     if not force:
-        previous = _previous_candidate(client, params.registry.model_name, lineage)
+        previous = _previous_candidate(client, model_name, lineage)
         if previous is not None:
             return {**previous, "workers": []}
     search = params.search.of(family)
     with mlflow.start_run(run_name=f"search-{family}-{run_name}") as run:
         mlflow.set_tags(lineage)
-        _log_drift(client, params.registry.model_name, release, paths,
+        _log_drift(client, model_name, release, paths,
                    pd.concat(frames.values(), ignore_index=True))
         n_workers = search_workers(params, paths)
         mlflow.log_params({"release": release, "profile": params.profile, "n_trials": search.n_trials,
@@ -356,7 +360,7 @@ def search_worker(plan: dict[str, Any], worker: int = 0) -> dict[str, Any]:
 
     params, paths = _plan_params(plan), Paths.from_env().ensure()
     _, classes, frames = _training_frames(params, paths, plan["release"])
-    setup_mlflow(paths, params.registry.model_name)
+    setup_mlflow(paths, params.registry.name_for(plan["release"].split("/")[0]))
     family = plan["family"]
     counts = run_trials(
         _family_inputs(family, frames["train"], classes, params), _family_inputs(family, frames["val"], classes, params),
@@ -386,8 +390,9 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
     params, paths = _plan_params(plan), Paths.from_env().ensure()
     release, classes, study_name, lineage = plan["release"], plan["classes"], plan["study"], plan["lineage"]
     family = plan["family"]
+    model_name = params.registry.name_for(release.split("/")[0])
     _, _, frames = _training_frames(params, paths, release)
-    setup_mlflow(paths, params.registry.model_name)
+    setup_mlflow(paths, model_name)
     with mlflow.start_run(run_id=plan["run_id"]):
         found = best_of_study(study_name, paths.optuna_storage, paths.home / "checkpoints" / study_name, family)
         mlflow.log_params({f"best.{k}": v for k, v in found.best_params.items()})
@@ -400,7 +405,7 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
                 mlflow.log_artifact(str(plot), "search")
             config = {
                 "family": family,
-                "model_name": params.registry.model_name,
+                "model_name": model_name,
                 "classes": classes,
                 "architecture": found.architecture,
                 "features": params.features.model_dump(mode="json"),
@@ -415,7 +420,7 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
                 artifacts=artifacts,
                 signature=pyfunc.signature(classes),
                 input_example=pyfunc.input_example(),
-                model_config={"model_name": params.registry.model_name, "model_version": ""},
+                model_config={"model_name": model_name, "model_version": ""},
                 pip_requirements=[f"{k}=={v}" for k, v in package_versions().items()
                                   if v != "not installed" and k != "lcml"],
             )
@@ -500,7 +505,7 @@ def register_and_gate(trained: dict[str, Any], profile: str | None = None,
     )
 
     params, paths = context(profile, overrides)
-    name = params.registry.model_name
+    name = params.registry.name_for(trained["release"].split("/")[0])
 
     def warn(exc: BaseException) -> None:
         log.warning("registry unavailable (%s); retrying", str(exc).splitlines()[0][:200])
@@ -599,7 +604,7 @@ def report(release: str, validation: dict, published: dict, trained: dict | list
          "latency_ms_per_curve": t["latency_ms_per_curve"]}
         for t, g in zip(trained, gated)
     ]
-    champion = _current_champion(paths, params.registry.model_name)  # mapped gates may finish in any order
+    champion = _current_champion(paths, params.registry.name_for(release.split("/")[0]))  # gates finish in any order
     lead = next((i for i, g in enumerate(gated) if g["version"] == champion), None)
     if lead is None:
         lead = max(range(len(trained)), key=lambda i: trained[i]["metrics"].get("balanced_accuracy", -1.0))

@@ -55,3 +55,17 @@ def test_featurize_and_clean():
     assert np.all(np.diff(tc) > 0) and np.median(fc) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="at least 3"):
         featurize(np.array([1.0, 2.0]), np.array([1.0, np.nan]), None, PARAMS)
+
+
+def test_prefolded_curve_is_binned_without_a_period_search():
+    from lcml.config import load_params
+    from lcml.features.extract import featurize
+
+    features = load_params(profile="ci").features.model_copy(update={"folded": True})
+    phase = (np.arange(64) + 0.5) / 64
+    dip = 1.0 - 0.3 * np.exp(-(((phase - 0.3) / 0.03) ** 2))
+    folded, aux = featurize(phase, dip, np.full(64, 1e-3), features)
+    assert folded.shape == (features.fold_length,)
+    assert folded[0] == folded.min()  # starts at the eclipse, like every folded curve
+    assert aux[0] == 0.0 and aux[2] == 0.0  # no period, no periodogram power: nothing was searched
+    assert aux[1] == pytest.approx(np.log10(np.percentile(dip, 97.5) - np.percentile(dip, 2.5)), rel=1e-5)

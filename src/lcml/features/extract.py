@@ -42,6 +42,13 @@ def featurize(
     t, f, e = clean(time, flux, flux_err)
     if t.size < 3:
         raise ValueError(f"light curve has {t.size} finite points; at least 3 are needed")
+    if params.folded:
+        # a pre-folded curve (e.g. the K2SC 64-bin set): its time is phase, one cycle; the period is
+        # unknown, so the period and band features are 0 and the shape carries the class
+        folded = fold_resample(t, f, 1.0, params.fold_length)
+        amplitude = float(np.percentile(f, 97.5) - np.percentile(f, 2.5))
+        return folded, np.array([0.0, np.log10(max(amplitude, 1e-6)), 0.0, 0.0, 0.0,
+                                 double_period_alternation(t, f, 0.5)], dtype=np.float32)
     p = params.period
     found = lomb_scargle_period(
         t, f, e, min_period=p.min_period_days, max_period=p.max_period_days, oversample=p.oversample
