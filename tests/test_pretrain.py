@@ -1,0 +1,64 @@
+"""AstroM3 CLIP pretraining on a simulated multimodal release, and the embedding commands."""
+
+import json
+
+import pytest
+
+from lcml import pipeline
+from lcml.errors import InputError
+
+from .test_cli import lcml
+
+RELEASE = "astrom3/sim-v1"
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    from .conftest import make_project, use_project
+
+    root = make_project(tmp_path_factory.mktemp("clip") / "project")
+    with pytest.MonkeyPatch.context() as mp:
+        use_project(mp, root)
+        pipeline.prepare_release(RELEASE)
+        done = lcml("embed", RELEASE, "--epochs", "3", "--dim", "32")
+        assert done.returncode == 0, done.stderr
+        yield root, done.stdout
+
+
+def test_embed_stores_one_unit_vector_per_object(embedded):
+    import numpy as np
+
+    from lcml.embeddings import embedding_matrix
+    from lcml.pretrain import load_embeddings
+
+    _, out = embedded
+    assert "photometry, spectra, metadata" in out and "astrom3-clip-encoder" in out
+    table = load_embeddings(RELEASE)
+    matrix = embedding_matrix(table)
+    assert matrix.shape == (300, 32) and np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-4)
+    assert table["object_id"].is_unique
+
+
+def test_similar_anomalies_suspects_commands(embedded):
+    from lcml.pretrain import load_embeddings
+
+    first = load_embeddings(RELEASE)["object_id"].iloc[0]
+    near = json.loads(lcml("similar", first, "--release", RELEASE, "-k", "5", "--json").stdout)
+    assert len(near) == 5 and first not in {r["object_id"] for r in near}
+    assert all(a["similarity"] >= b["similarity"] for a, b in zip(near, near[1:]))
+    odd = json.loads(lcml("anomalies", "--release", RELEASE, "--top", "7", "--json").stdout)
+    assert len(odd) == 7
+    sus = lcml("suspects", "--release", RELEASE, "--json")
+    assert sus.returncode == 0 and isinstance(json.loads(sus.stdout), list)
+    missing = lcml("similar", "no-such-star", "--release", RELEASE)
+    assert missing.returncode != 0 and "no-such-star" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_light_curves_alone_cannot_pretrain_and_missing_embeddings_are_explained(project):
+    from lcml.pretrain import load_embeddings, pretrain_release
+
+    rid = pipeline.prepare_release("kepler/sim-v1")
+    with pytest.raises(InputError, match="needs a second modality"):
+        pretrain_release(rid, epochs=1)
+    with pytest.raises(InputError, match="lcml embed"):
+        load_embeddings(rid)
