@@ -12,7 +12,8 @@ TRACKED_PACKAGES = ("lcml", "torch", "mlflow", "optuna", "apache-airflow", "grea
 def git_state(path: Path) -> tuple[str, bool]:
     """``(commit, dirty)`` of the repository holding ``path``; ``("unknown", False)`` outside git.
 
-    ``dirty`` means tracked files other than ``data.dvc`` differ from the commit.
+    ``dirty`` means tracked files other than ``data.dvc`` and the documentation (``*.md``, ``docs/``)
+    differ from the commit: what could change a trained model.
     """
 
     def git(*args: str) -> subprocess.CompletedProcess:
@@ -22,7 +23,8 @@ def git_state(path: Path) -> tuple[str, bool]:
     if head.returncode != 0:
         return "unknown", False
     # data.dvc changes with every published release; the data is pinned by its own md5, not the commit
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)data.dvc").stdout.strip())
+    ignored = (":(exclude)data.dvc", ":(exclude,glob)**/*.md", ":(exclude)docs")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", *ignored).stdout.strip())
     return head.stdout.strip(), dirty
 
 
