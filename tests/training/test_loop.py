@@ -45,3 +45,25 @@ def test_same_seed_same_model():
         train_model(model, toy(64, 0), toy(32, 1), epochs=2, lr=1e-3, batch_size=16, patience=5, seed=3)
         probs.append(predict_proba(model, toy(16, 2).folded, toy(16, 2).aux))
     assert np.array_equal(probs[0], probs[1])
+
+
+def test_search_plots_history_and_parameter_importance(tmp_path):
+    import json
+
+    import optuna
+
+    from lcml.training.search import save_optuna_plots
+
+    storage = f"sqlite:///{tmp_path}/optuna.db"
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    # the score depends on x only: its importance must dominate y's
+    study.optimize(lambda t: -((t.suggest_float("x", -3, 3) - 1) ** 2) + 0 * t.suggest_float("y", -3, 3), n_trials=12)
+    files = {p.name: p for p in save_optuna_plots("s", storage, tmp_path / "plots")}
+    assert {"optuna_history.png", "param_importance.png", "param_importance.json"} <= set(files)
+    importance = json.loads(files["param_importance.json"].read_text())
+    assert importance["x"] > importance["y"]
+
+    few = optuna.create_study(study_name="few", storage=storage, direction="maximize")
+    few.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert [p.name for p in save_optuna_plots("few", storage, tmp_path / "few")] == ["optuna_history.png"]

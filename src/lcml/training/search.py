@@ -241,7 +241,7 @@ def run_search(
 
 
 def save_optuna_plots(study_name: str, storage: str, folder: Path) -> list[Path]:
-    """Optimisation history as an image (logged to MLflow by the caller)."""
+    """Optimisation history and parameter importances as files (logged to MLflow by the caller)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -263,4 +263,34 @@ def save_optuna_plots(study_name: str, storage: str, folder: Path) -> list[Path]
     path = folder / "optuna_history.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return [path]
+    return [path, *_importance_plot(study, folder)]
+
+
+def _importance_plot(study, folder: Path) -> list[Path]:
+    """fANOVA parameter importances (JSON and a bar chart) once enough trials completed to estimate them."""
+    import matplotlib.pyplot as plt
+    import optuna
+    from optuna.trial import TrialState
+
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    if len(complete) < 4 or len({t.value for t in complete}) < 2:
+        return []  # a handful of trials (the ci profile) says nothing about importance
+    try:
+        importances = optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+    except (RuntimeError, ValueError) as exc:  # e.g. every trial sampled the same values
+        logging.getLogger("lcml.search").warning("no parameter importances for %s: %s", study.study_name, exc)
+        return []
+    if not importances:
+        return []
+    names, values = list(importances), [float(v) for v in importances.values()]
+    data = folder / "param_importance.json"
+    data.write_text(json.dumps(dict(zip(names, values)), indent=2))
+    fig, ax = plt.subplots(figsize=(5, 0.5 + 0.4 * len(names)))
+    ax.barh(names[::-1], values[::-1])
+    ax.set_xlabel("importance (fANOVA) for val balanced accuracy")
+    fig.tight_layout()
+    image = folder / "param_importance.png"
+    fig.savefig(image, dpi=100)
+    plt.close(fig)
+    return [data, image]
