@@ -238,6 +238,14 @@ def batched_speed(args: argparse.Namespace) -> dict:
             "speedup_cpu": round(c1 / c2, 2), "same_period_fraction": same}
 
 
+def _relative(path: Path) -> str:
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        return str(path.resolve().relative_to(repo))
+    except ValueError:
+        return path.name
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-real", type=int, default=2000, help="Catalina SSS curves (random sample)")
@@ -259,7 +267,8 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
-        "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        # paths relative to the repository: results must not name the machine they ran on
+        "params": {k: (_relative(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "method": {
             "astropy": "LombScargle(t, y, dy).power(grid, method='fast', method_kwds={'algorithm': 'fasper'})",
             "nifty": "nifty_ls.lombscargle(..., backend='finufft', nthreads=1) on the same uniform grid",
