@@ -28,7 +28,8 @@ def worker(storage, study, folder, epochs):
     mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow-{os.getpid()}.db")  # each worker its own run log
     # artifacts (trial checkpoints) in the test's folder, not ./mlruns of whatever directory pytest runs in
     experiment = mlflow.create_experiment("workers", artifact_location=(folder / f"artifacts-{os.getpid()}").as_uri())
-    with mlflow.start_run(experiment_id=experiment):
+    mlflow.set_experiment(experiment_id=experiment)  # the nested trial runs go there too
+    with mlflow.start_run():
         run_search(toy(96, 0), toy(32, 1), n_classes=2, params=search_params(epochs), study_name=study,
                    storage=storage, checkpoints=folder / "checkpoints")
 
