@@ -5,8 +5,10 @@ Scheduled on the release Assets that `survey_release` updates (the event's extra
 can also be triggered by hand with a `release`.
 
 `prepare_release` → `validate` (Great Expectations; too many bad rows fails the run here, before any
-training) → `publish` (DVC add + push of `data/`) → `plan_search` per model family in `search.families`
-(Conv+BiLSTM, Swin on wavelet images, feature baseline; parent MLflow run, Optuna study) →
+training) → `publish` (DVC add + push of `data/`) → `pretrain_clip` (AstroM3 CLIP pretraining on every
+object of a multimodal release, registered as `<survey>-clip-encoder`; a no-op unless the `astrom3`
+family fine-tunes from CLIP) → `plan_search` per model family in `search.families` (Conv+BiLSTM, Swin
+on wavelet images, feature baseline, AstroM3; parent MLflow run, Optuna study) →
 `search_worker` × N per family (dynamic task mapping: N = `search.workers` workers share each study on
 a PostgreSQL storage, 1 on SQLite; global trial cap, a nested MLflow run per trial) → `finish_search`
 per family (best trial logged as a pyfunc and scored on the test split) → `register_and_gate` per
@@ -88,12 +90,18 @@ def retrain_classifiers():
 
         return pipeline.families(**_opts(context))
 
+    @task(queue=os.environ.get("LCML_TRAIN_QUEUE", "default"))
+    def pretrain_clip(release: str, published: dict, **context) -> dict:
+        from lcml import pipeline
+
+        return pipeline.pretrain_clip(release, force=bool(context["params"].get("force")), **_opts(context))
+
     @task
-    def plan_search(release: str, published: dict, family: str, **context) -> dict:
+    def plan_search(release: str, published: dict, clip: dict, family: str, **context) -> dict:
         from lcml import pipeline
 
         return pipeline.plan_training(release, run_name=_tag(context), force=bool(context["params"].get("force")),
-                                      family=family, **_opts(context))
+                                      family=family, clip=clip, **_opts(context))
 
     @task
     def worker_slots(plans: list[dict]) -> list[dict]:
@@ -131,7 +139,8 @@ def retrain_classifiers():
     release = prepare_release()
     validation = validate(release)
     published = publish(release, validation)
-    plans = plan_search.partial(release=release, published=published).expand(family=family_names())
+    clip = pretrain_clip(release, published)
+    plans = plan_search.partial(release=release, published=published, clip=clip).expand(family=family_names())
     workers = search_worker.expand_kwargs(worker_slots(plans))
     trained = finish_search.partial(workers=workers).expand(plan=plans)
     gated = register_and_gate.expand(trained=trained)

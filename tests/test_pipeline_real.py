@@ -25,14 +25,76 @@ def test_k2_folded_release_trains_without_period_search(project, real_data):
     assert len(scored) == 20 and scored["label_pred"].notna().all()
 
 
-def test_catalina_sample_registers_its_own_model(project, real_data):
-    rid = pipeline.release_from_source("catalina-sss", real_data / "catalina_sss" / "train.parquet", "s500",
-                                       limit=500, sample_seed=0)
-    pipeline.validate(rid)
-    trained = pipeline.train(rid, run_name="css", family="baseline")
-    gated = pipeline.register_and_gate(trained)
+def test_catalina_sample_registers_its_own_model_and_scores_magnitudes(project, real_data, tmp_path):
+    """The README's commands: train from the survey's own file, then score id/mjd/mag/mag_err rows."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from tests.test_cli import lcml
+
+    source = real_data / "catalina_sss" / "train.parquet"
+    proc = lcml("train", "--survey", "catalina-sss", "--source", str(source), "--limit", "500",
+                "--family", "baseline")
+    assert proc.returncode == 0, proc.stderr
+    rid = f"catalina-sss/{pipeline.source_version(source, limit=500, sample_seed=0)}"
+    assert f"release {rid} <- " in proc.stdout
     client = MlflowClient(Paths.from_env().mlflow_tracking_uri)
-    assert gated["model_name"] == "catalina-sss-variable-star-classifier"
-    assert alias_version(client, "catalina-sss-variable-star-classifier", CHAMPION) == gated["version"]
+    name = "catalina-sss-variable-star-classifier"
+    version = alias_version(client, name, CHAMPION)
+    assert version == "1"
     assert alias_version(client, "kepler-variable-star-classifier", CHAMPION) is None  # surveys never mix
-    assert trained["metrics"]["balanced_accuracy"] > 0.3  # 11 classes: well above chance on a 500-star sample
+    run = client.get_run(client.get_model_version(name, version).run_id)
+    assert run.data.metrics["test_balanced_accuracy"] > 0.3  # 11 classes: well above chance on 500 stars
+
+    # a user's file: the survey's columns reduced to id, mjd, mag, mag_err (no label, no catalog period)
+    stars = pq.read_table(source, columns=["id", "mjd", "mag", "mag_err", "label"]).slice(0, 120).to_pandas()
+    reduced = tmp_path / "reduced.parquet"
+    stars.drop(columns="label").to_parquet(reduced)
+    out = tmp_path / "pred.parquet"
+    proc = lcml("predict", "--model", f"models:/{name}@champion", "--input", str(reduced), "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    scored = pd.read_parquet(out)
+    classes = pipeline.classes_for("catalina-sss")
+    assert list(scored.columns) == ["object_id", "label_pred", "proba", *[f"p_{c}" for c in classes],
+                                    "model_name", "model_version"]
+    assert list(scored["object_id"]) == [str(i) for i in stars["id"]]
+    assert (scored["model_version"] == "1").all()
+    accuracy = float((scored["label_pred"].to_numpy() == stars["label"].to_numpy()).mean())
+    assert accuracy > 0.3, accuracy
+
+    # the same source again is the same release: nothing is ingested twice
+    assert pipeline.release_for_source("catalina-sss", source, limit=500, sample_seed=0) == rid
+
+
+def test_magnitude_rows_with_bad_points_are_cleaned_or_refused(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from lcml.data.inputs import read_input
+    from lcml.errors import InputError
+
+    good = pd.DataFrame({"id": [7], "mjd": [[53000.0, 53001.0, -2409998.5, 53003.0, 53004.0]],
+                         "mag": [[15.0, 15.5, 15.2, np.nan, 15.1]], "mag_err": [[0.05] * 5]})
+    good.to_parquet(tmp_path / "good.parquet")
+    frame = read_input(tmp_path / "good.parquet")
+    assert frame["object_id"].tolist() == ["7"]
+    assert np.allclose(frame["time"][0], [53000.0, 53001.0, 53004.0])  # sentinel MJD and NaN magnitude dropped
+    flux = frame["flux"][0]
+    assert np.isclose(flux[0] / flux[1], 10 ** (0.4 * 0.5))  # brighter magnitude, more flux
+    bad = pd.DataFrame({"id": [8], "mjd": [[53000.0]], "mag": [[np.nan]], "mag_err": [[0.1]]})
+    bad.to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(InputError, match="'8' has no finite"):
+        read_input(tmp_path / "bad.parquet")
+    pd.DataFrame({"id": [1], "mjd": [[1.0]]}).to_parquet(tmp_path / "cols.parquet")
+    with pytest.raises(InputError, match="lacks light-curve column"):
+        read_input(tmp_path / "cols.parquet")
+
+
+def test_source_version_follows_the_files(tmp_path):
+    source = tmp_path / "a.parquet"
+    source.write_bytes(b"x")
+    first = pipeline.source_version(source)
+    assert first == pipeline.source_version(source) and first.startswith("src-")
+    assert pipeline.source_version(source, limit=10, sample_seed=0) != first
+    source.write_bytes(b"xy")
+    assert pipeline.source_version(source) != first

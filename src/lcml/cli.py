@@ -328,16 +328,44 @@ def embedding_map_cmd(release: EmbRelease, output: Annotated[Path, typer.Option(
 # ---------------------------------------------------------------- training without Airflow
 
 
+SourceSurvey = Annotated[Optional[str], typer.Option(help="survey of --source: kepler, k2, tess, catalina-sss, "
+                                                          "crts or astrom3")]
+SourcePath = Annotated[Optional[Path], typer.Option(help="survey files to train on (see `lcml data release`)")]
+SourceLabels = Annotated[Optional[Path], typer.Option(help="labels CSV for --source")]
+SourceLimit = Annotated[Optional[int], typer.Option(help="random sample of this many objects of --source")]
+SourceSeed = Annotated[int, typer.Option(help="seed of that sample")]
+
+
+def _source_release(release: Optional[str], survey: Optional[str], source: Optional[Path], labels: Optional[Path],
+                    limit: Optional[int], seed: int, profile: Optional[str]) -> Optional[str]:
+    """``--release`` as given, or the release built (or found) for ``--survey`` + ``--source``."""
+    if source is None and survey is None:
+        return release
+    if source is None or survey is None:
+        fail("--survey and --source go together (the survey says how to read the files)", 2)
+    if release is not None:
+        fail("give either --release or --survey/--source, not both", 2)
+    from lcml import pipeline
+
+    rid = pipeline.release_for_source(survey, source, labels=labels, limit=limit,
+                                      sample_seed=seed if limit else None, profile=profile)
+    typer.echo(f"release {rid} <- {source}")
+    return rid
+
+
 @app.command("train")
 @guarded
 def train(release: Annotated[Optional[str], typer.Option(help="<survey>/<version>")] = None, profile: Profile = None,
           tag: Annotated[Optional[str], typer.Option(help="run name")] = None,
           force: Annotated[bool, typer.Option(help="retrain even if this release was trained already")] = False,
           family: Annotated[Optional[list[str]], typer.Option(help="family to search (repeatable; default "
-                                                                    "search.families)")] = None):
+                                                                    "search.families)")] = None,
+          survey: SourceSurvey = None, source: SourcePath = None, labels: SourceLabels = None,
+          limit: SourceLimit = None, seed: SourceSeed = 0):
     """Build/validate/publish, search every family, register and gate in this process (no Airflow)."""
     from lcml import pipeline
 
+    release = _source_release(release, survey, source, labels, limit, seed, profile)
     rid = pipeline.prepare_release(release, profile=profile)
     validation = pipeline.validate(rid, profile=profile)
     published = pipeline.publish(rid, profile=profile)
@@ -380,9 +408,15 @@ def _run_dag(release: Optional[str], profile: Optional[str], tag: Optional[str],
 @guarded
 def pipeline_run(release: Annotated[Optional[str], typer.Option(help="<survey>/<version>")] = None,
                  profile: Profile = None, tag: Annotated[Optional[str], typer.Option(help="run name")] = None,
-                 force: Annotated[bool, typer.Option(help="retrain even if this release was trained already")] = False):
-    """Run the retrain_classifiers DAG through real Airflow (airflow dags test) and print its summary."""
-    _run_dag(release, profile, tag, force)
+                 force: Annotated[bool, typer.Option(help="retrain even if this release was trained already")] = False,
+                 survey: SourceSurvey = None, source: SourcePath = None, labels: SourceLabels = None,
+                 limit: SourceLimit = None, seed: SourceSeed = 0):
+    """Run the retrain_classifiers DAG through real Airflow (airflow dags test) and print its summary.
+
+    With ``--survey`` and ``--source``, the survey's files become a release first (reused when the same
+    unchanged source made one before), and the DAG trains on it.
+    """
+    _run_dag(_source_release(release, survey, source, labels, limit, seed, profile), profile, tag, force)
 
 
 @app.command("demo")

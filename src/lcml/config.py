@@ -95,6 +95,19 @@ class FeatureParams(_Strict):
     #: curves are already phase-folded (time = phase in [0, 1)): no period search, no folding.
     #: Set from the release manifest, never in params.yaml; recorded with each model.
     folded: bool = False
+    #: per survey: keys replacing the ones above (``period`` merges key by key); Catalina's long-period
+    #: variables need a search out to years, Kepler's 90-day quarters do not
+    surveys: dict[str, dict] = {}
+
+    def for_survey(self, survey: str) -> "FeatureParams":
+        """These settings with ``surveys[survey]`` applied (and no ``surveys``: a model records what it used)."""
+        values = self.model_dump(exclude={"surveys"})
+        override = dict(self.surveys.get(survey) or {})
+        values["period"] = {**values["period"], **(override.pop("period", None) or {})}
+        try:
+            return FeatureParams.model_validate({**values, **override})
+        except ValidationError as exc:
+            raise ConfigError(f"features.surveys.{survey}: {exc.errors()[0]['msg']}") from None
 
 
 class FamilySearchParams(_Strict):
@@ -106,6 +119,8 @@ class FamilySearchParams(_Strict):
     seed: int = 0
     class_weighted: bool = True
     heartbeat_seconds: int = Field(default=30, ge=1)
+    #: DataLoader worker processes of the torch families (0: batches made in the training process)
+    loader_workers: int = Field(default=0, ge=0)
     #: hyperparameter -> [low, high] (ints: int range), [low, high, log], [low, high, step] or {choices: [...]}
     space: dict[str, Any]
     #: family settings that are not searched (e.g. swin: preset, img_size, local weights)
@@ -130,12 +145,14 @@ class SearchParams(_Strict):
     conv_bilstm: FamilySearchParams
     swin: FamilySearchParams | None = None
     baseline: FamilySearchParams | None = None
+    astrom3: FamilySearchParams | None = None
 
     @model_validator(mode="after")
     def _families_have_sections(self) -> "SearchParams":
+        known = ("conv_bilstm", "swin", "baseline", "astrom3")
         for family in self.families:
-            if family not in ("conv_bilstm", "swin", "baseline"):
-                raise ValueError(f"unknown family {family!r} (conv_bilstm, swin, baseline)")
+            if family not in known:
+                raise ValueError(f"unknown family {family!r} ({', '.join(known)})")
             if getattr(self, family) is None:
                 raise ValueError(f"family {family} is searched but has no search.{family} section")
         return self
@@ -166,10 +183,25 @@ class GateParams(_Strict):
 class RegistryParams(_Strict):
     #: registered model of a survey's classifiers; ``{survey}`` is replaced by the release's survey
     model_name: str
+    #: registered model of a survey's CLIP encoders (AstroM3 pretraining)
+    encoder_name: str = "{survey}-clip-encoder"
+    retry_seconds: float = Field(default=300, ge=0)  # keep retrying an unreachable registry this long
 
     def name_for(self, survey: str) -> str:
         return self.model_name.replace("{survey}", survey)
-    retry_seconds: float = Field(default=300, ge=0)  # keep retrying an unreachable registry this long
+
+    def encoder_for(self, survey: str) -> str:
+        return self.encoder_name.replace("{survey}", survey)
+
+
+class PretrainParams(_Strict):
+    """AstroM3 CLIP pretraining of a release (the retrain DAG's ``pretrain_clip`` task)."""
+
+    epochs: int = Field(default=10, ge=1)
+    embed_dim: int = Field(default=64, ge=2)
+    batch_size: int = Field(default=128, ge=2)
+    lr: float = Field(default=1e-3, gt=0)
+    seed: int = 0
 
 
 class Params(_Strict):
@@ -182,6 +214,7 @@ class Params(_Strict):
     search: SearchParams
     gates: GateParams
     registry: RegistryParams
+    pretrain: PretrainParams = PretrainParams()
 
     def hash(self) -> str:
         """Stable short hash of the effective parameters (recorded on every model version)."""

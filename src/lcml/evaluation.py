@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+)
 
 
 def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> dict[str, float]:
-    """accuracy, balanced_accuracy, macro_f1 over ``classes`` present in y_true, and recall_<class>."""
+    """accuracy, balanced_accuracy, macro_f1 over ``classes`` present in y_true, recall_<class> and
+    precision_<class> (0 for a class never predicted)."""
     y_true = np.asarray(y_true, dtype=object)
     y_pred = np.asarray(y_pred, dtype=object)
     if y_true.size == 0:
@@ -22,6 +30,8 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], classes
     }
     recalls = recall_score(y_true, y_pred, labels=present, average=None, zero_division=0)
     out.update({f"recall_{c}": float(r) for c, r in zip(present, recalls)})
+    precisions = precision_score(y_true, y_pred, labels=present, average=None, zero_division=0)
+    out.update({f"precision_{c}": float(p) for c, p in zip(present, precisions)})
     out["n_test"] = float(y_true.size)
     return out
 

@@ -6,6 +6,7 @@ metric dicts), so they pass through Airflow XCom unchanged.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -180,6 +181,44 @@ def release_from_source(survey: str, source: str | Path, version: str, *, labels
     return rid
 
 
+def source_version(source: str | Path, *, labels: str | Path | None = None, limit: int | None = None,
+                   sample_seed: int | None = None) -> str:
+    """A release version naming what a source holds: ``src-`` + a hash of its files' names, sizes and
+    modification times (and the labels file, sample size and seed).
+
+    The same unchanged source always maps to the same version, so ``lcml pipeline run --source`` reuses
+    the release it built before instead of ingesting again; a changed file gives a new release.
+    """
+    import hashlib
+
+    def identity(path: Path) -> list[str]:
+        files = sorted(q for q in path.rglob("*") if q.is_file()) if path.is_dir() else [path]
+        return [f"{q.relative_to(path) if path.is_dir() else q.name}:{q.stat().st_size}:{q.stat().st_mtime_ns}"
+                for q in files]
+
+    source = Path(source)
+    if not source.exists():
+        raise InputError(f"{source}: no such file or folder")
+    parts = identity(source) + (identity(Path(labels)) if labels else []) + [f"limit={limit}", f"seed={sample_seed}"]
+    return "src-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:10]
+
+
+def release_for_source(survey: str, source: str | Path, *, version: str | None = None,
+                       labels: str | Path | None = None, limit: int | None = None, sample_seed: int | None = None,
+                       profile: str | None = None, overrides: dict | None = None) -> str:
+    """The release of ``source`` (built now unless this source already made it); its id."""
+    if labels is not None and not Path(labels).is_file():
+        raise InputError(f"{labels}: labels file not found")
+    version = version or source_version(source, labels=labels, limit=limit, sample_seed=sample_seed)
+    _, paths = context(profile, overrides)
+    rid = rel.release_id(survey, version)
+    if rel.release_dir(paths, rid).is_dir():
+        log.info("release %s of %s exists already: reused", rid, source)
+        return rid
+    return release_from_source(survey, source, version, labels=labels, limit=limit, sample_seed=sample_seed,
+                               profile=profile, overrides=overrides)
+
+
 def publish(release: str, profile: str | None = None, overrides: dict | None = None) -> dict[str, str]:
     """``dvc add data`` + ``dvc push``; returns the DVC md5 of ``data/`` and the manifest hash."""
     _, paths = context(profile, overrides)
@@ -256,6 +295,7 @@ def _training_frames(params: Params, paths: Paths, release: str) -> tuple[Path, 
     folder = rel.release_dir(paths, release)
     if not folder.is_dir():
         raise InputError(f"release {release} not found at {folder} (dvc pull, or build it first)")
+    params.features = params.features.for_survey(release.split("/")[0])
     params.features.folded = bool(rel.read_manifest(folder).get("folded", False))
     classes = list(classes_for(release.split("/")[0]))
     frames = {s: rel.load_release(folder, s, params.data.split) for s in rel.SPLITS}
@@ -263,6 +303,53 @@ def _training_frames(params: Params, paths: Paths, release: str) -> tuple[Path, 
         if frame.empty:
             raise InputError(f"release {release}: the {split} split is empty")
     return folder, classes, frames
+
+
+def pretrain_clip(release: str, profile: str | None = None, overrides: dict | None = None,
+                  force: bool = False) -> dict[str, Any]:
+    """AstroM3 CLIP pretraining of ``release`` for the ``astrom3`` family's fine-tuning, registered as a
+    version of ``<survey>-clip-encoder``.
+
+    Runs only when ``astrom3`` is searched with ``options.init: clip``; otherwise, or when the release has
+    light curves only (CLIP needs a second modality), returns ``{"encoder": None, "reason": ...}`` and
+    the family trains from scratch (its run records why). An encoder already pretrained from this
+    release with the same settings and commit is reused unless ``force``.
+    """
+    import mlflow
+
+    from lcml.lineage import git_state
+    from lcml.pretrain import pretrain_release
+    from lcml.registry.promote import find_versions, register_version
+
+    params, paths = context(profile, overrides)
+    options = params.search.astrom3.options if params.search.astrom3 is not None else {}
+    if "astrom3" not in params.search.families or options.get("init", "scratch") != "clip":
+        return {"encoder": None, "reason": "search.astrom3 does not start from CLIP (not searched, or init: scratch)"}
+    if options.get("encoder"):
+        return {"encoder": str(options["encoder"]), "reason": "search.astrom3.options.encoder is set"}
+    name = params.registry.encoder_for(release.split("/")[0])
+    commit, dirty = git_state(paths.project)
+    tags = {"release": release, "manifest_hash": rel.manifest_hash(rel.release_dir(paths, release)),
+            "pretrain_hash": hashlib.sha256(params.pretrain.model_dump_json().encode()).hexdigest()[:16],
+            "git_commit": commit, "git_dirty": str(dirty).lower()}
+    setup_mlflow(paths, name)
+    client = mlflow.MlflowClient()
+    if not force and not dirty:
+        found = find_versions(client, name, **{k: tags[k] for k in ("release", "pretrain_hash", "git_commit")})
+        if found:
+            return {"encoder": f"models:/{name}/{found[0].version}", "version": str(found[0].version),
+                    "run_id": found[0].run_id, "reused": True}
+    try:
+        done = pretrain_release(release, profile=profile, overrides=overrides, **params.pretrain.model_dump())
+    except InputError as exc:  # light curves only: nothing to align them with
+        log.warning("pretrain_clip: %s", exc)
+        return {"encoder": None, "reason": str(exc)}
+    run = client.get_run(done["run_id"])
+    version = register_version(client, name, f"{run.info.artifact_uri}/encoder", done["run_id"], tags,
+                               description="AstroM3 CLIP encoders (photometry, spectra, metadata) pretrained by "
+                                           "lcml on a survey release; the astrom3 family fine-tunes from them.")
+    return {"encoder": f"models:/{name}/{version.version}", "version": str(version.version),
+            "run_id": done["run_id"], "modalities": done["modalities"], "final": done["final"], "reused": False}
 
 
 def search_workers(params: Params, paths: Paths) -> int:
@@ -278,7 +365,7 @@ def search_workers(params: Params, paths: Paths) -> int:
 
 def plan_training(release: str, run_name: str | None = None, profile: str | None = None,
                   overrides: dict | None = None, params: Params | None = None, force: bool = False,
-                  family: str | None = None) -> dict[str, Any]:
+                  family: str | None = None, clip: dict | None = None) -> dict[str, Any]:
     """Start a training: lineage, the parent MLflow run (params, dataset, drift), the Optuna study.
 
     Returns the plan that :func:`search_worker` (once per worker, in parallel on a database server)
@@ -300,6 +387,15 @@ def plan_training(release: str, run_name: str | None = None, profile: str | None
     if family not in FAMILIES or params.search.of(family) is None:
         raise InputError(f"family {family!r} unknown or without a search.{family} section in params.yaml "
                          f"(families: {', '.join(FAMILIES)})")
+    init_note = None
+    if family == "astrom3" and clip is not None:
+        params = params.model_copy(deep=True)
+        options = params.search.astrom3.options
+        if clip.get("encoder"):
+            params.search.astrom3.options = {**options, "init": "clip", "encoder": clip["encoder"]}
+        elif options.get("init") == "clip":  # said why in the run: no encoder could be pretrained
+            params.search.astrom3.options = {**options, "init": "scratch"}
+            init_note = f"init clip -> scratch: {clip.get('reason')}"
     folder, classes, frames = _training_frames(params, paths, release)
     run_name = run_name or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     model_name = params.registry.name_for(release.split("/")[0])
@@ -325,6 +421,10 @@ def plan_training(release: str, run_name: str | None = None, profile: str | None
     search = params.search.of(family)
     with mlflow.start_run(run_name=f"search-{family}-{run_name}") as run:
         mlflow.set_tags(lineage)
+        if family == "astrom3":
+            mlflow.set_tags({"astrom3.init": params.search.astrom3.options.get("init", "scratch"),
+                             "astrom3.encoder": str(params.search.astrom3.options.get("encoder", "")),
+                             **({"astrom3.init_note": init_note} if init_note else {})})
         _log_drift(client, model_name, release, paths,
                    pd.concat(frames.values(), ignore_index=True))
         n_workers = search_workers(params, paths)
@@ -356,15 +456,18 @@ def _plan_params(plan: dict[str, Any]) -> Params:
 
 def search_worker(plan: dict[str, Any], worker: int = 0) -> dict[str, Any]:
     """One worker of a planned search: trials until the study's global cap (see :func:`plan_training`)."""
+    from lcml.features.extract import feature_cache
     from lcml.training.search import run_trials
 
     params, paths = _plan_params(plan), Paths.from_env().ensure()
     _, classes, frames = _training_frames(params, paths, plan["release"])
     setup_mlflow(paths, params.registry.name_for(plan["release"].split("/")[0]))
     family = plan["family"]
+    with feature_cache(paths.home / "cache" / "features"):
+        train = _family_inputs(family, frames["train"], classes, params)
+        val = _family_inputs(family, frames["val"], classes, params)
     counts = run_trials(
-        _family_inputs(family, frames["train"], classes, params), _family_inputs(family, frames["val"], classes, params),
-        n_classes=len(classes), params=params.search.of(family), study_name=plan["study"],
+        train, val, n_classes=len(classes), params=params.search.of(family), study_name=plan["study"],
         storage=paths.optuna_storage, checkpoints=paths.home / "checkpoints" / plan["study"],
         family=family, parent_run_id=plan["run_id"],
     )
@@ -426,7 +529,7 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
             )
         test = frames["test"]
         started = time.perf_counter()
-        predictions = predict_frame(info.model_uri, test)
+        predictions = predict_frame(info.model_uri, test)  # uncached: the latency gate sees the real cost
         latency_ms = 1000 * (time.perf_counter() - started) / len(test)
         metrics = classification_metrics(test["label"], predictions["label_pred"], classes)
         mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
@@ -462,8 +565,10 @@ def train(release: str, run_name: str | None = None, profile: str | None = None,
     with ``skipped: True`` (unless ``force``). A search interrupted earlier with the same ``run_name``
     resumes.
     """
+    family = family or (params or context(profile, overrides)[0]).search.families[0]
+    clip = pretrain_clip(release, profile=profile, overrides=overrides) if family == "astrom3" else None
     plan = plan_training(release, run_name, profile=profile, overrides=overrides, params=params, force=force,
-                         family=family)
+                         family=family, clip=clip)
     if plan.get("skipped"):
         return finish_training(plan)
     return finish_training(plan, [search_worker(plan, 0)])

@@ -174,3 +174,37 @@ def test_new_release_retrains_with_drift_report_and_gates(dag_project, dag):
     assert repeat["skipped"] and repeat["version"] == reg["version"]
     assert len(client.search_model_versions(f"name='{NAME}'")) == n_versions
     assert alias_version(client, NAME, CHAMPION) == reg["champion"]
+
+
+def test_multimodal_release_pretrains_clip_and_runs_swin_and_astrom3(tmp_path, airflow_db, dag, monkeypatch):
+    """The DAG's other two families on a light curve + spectrum + metadata release: the CLIP encoder is
+    pretrained and registered first, and the astrom3 family fine-tunes from it."""
+    import yaml
+
+    root = make_project(tmp_path / "project")
+    use_project(monkeypatch, root)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    ci = params["profiles"]["ci"]
+    ci["search"]["families"] = ["swin", "astrom3"]
+    ci["search"]["swin"] = {"n_trials": 1, "epochs": 1, "patience": 1, "options": {"img_size": 32}}
+    ci["search"]["astrom3"]["options"] = {"init": "clip"}
+    ci["search"]["astrom3"]["n_trials"] = 1
+    ci["data"]["simulate"]["n_objects"] = 200
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+    run = dag.test(run_conf={"profile": "ci", "release": "astrom3/sim-v1", "tag": "dag-multimodal"})
+    assert str(run.state) == "success", states(run)
+    s = {ti.task_id for ti in run.get_task_instances() if str(ti.state) == "success"}
+    assert {"pretrain_clip", "plan_search", "search_worker", "finish_search", "register_and_gate"} <= s
+    paths = Paths.from_env()
+    client = MlflowClient(paths.mlflow_tracking_uri)
+    encoders = client.search_model_versions("name='astrom3-clip-encoder'")
+    assert len(encoders) == 1 and encoders[0].tags["release"] == "astrom3/sim-v1"
+    report = json.loads((paths.reports / "dag-multimodal.json").read_text())
+    assert sorted(c["family"] for c in report["candidates"]) == ["astrom3", "swin"]
+    astrom3 = next(c for c in report["candidates"] if c["family"] == "astrom3")
+    tags = client.get_run(astrom3["run_id"]).data.tags
+    assert tags["astrom3.init"] == "clip" and tags["astrom3.encoder"] == "models:/astrom3-clip-encoder/1"
+    for c in report["candidates"]:
+        version = client.get_model_version("astrom3-variable-star-classifier", c["version"])
+        assert version.tags["family"] == c["family"]  # both gated into the survey's one registered model

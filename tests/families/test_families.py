@@ -30,8 +30,8 @@ def params():
 def small(family: str, params):
     search = params.search.of(family) if family != "swin" else params.search.swin
     update = {"epochs": 3, "patience": 3}
-    if family == "swin":
-        update["options"] = {**search.options, "img_size": 32, "scales_max": 63}
+    if family == "swin":  # a transformer from scratch on 60 stars needs a few more epochs to beat guessing
+        update.update(epochs=6, patience=6, options={**search.options, "img_size": 32, "scales_max": 63})
     return search.model_copy(update=update)
 
 
@@ -42,7 +42,9 @@ def test_family_trains_saves_and_loads_the_same_model(family, curves, params, tm
     fam = get_family(family)
     search = small(family, params)
     x, aux = fam.inputs(curves[0], params.features, search.options)
-    assert len(x) == len(aux) == len(curves[0]) and np.isfinite(x).all()
+    assert len(x) == len(aux) == len(curves[0]) and np.isfinite(aux).all()
+    # astrom3 keeps the raw points, NaN-padded to a fixed length; the others are dense
+    assert np.isfinite(x).all() if family != "astrom3" else np.isfinite(x).all(axis=-1).sum(1).min() >= 100
     cut = 60
     train = Dataset(folded=x[:cut], aux=aux[:cut], y=curves[1][:cut])
     val = Dataset(folded=x[cut:], aux=aux[cut:], y=curves[1][cut:])

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from lcml.models.conv_bilstm import ConvBiLSTM, ConvBiLSTMConfig
@@ -45,6 +46,44 @@ def test_same_seed_same_model():
         train_model(model, toy(64, 0), toy(32, 1), epochs=2, lr=1e-3, batch_size=16, patience=5, seed=3)
         probs.append(predict_proba(model, toy(16, 2).folded, toy(16, 2).aux))
     assert np.array_equal(probs[0], probs[1])
+
+
+class Crash(Exception):
+    """Stands for a worker killed after an epoch's checkpoint was written."""
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, workers):
+    # dropout 0.3 (the default): its draws must continue exactly where the crashed run stopped
+    cfg = ConvBiLSTMConfig(n_classes=2, n_aux=3, fold_length=32, n_layers=1, filters=8, lstm_hidden=16, fc=8)
+    assert cfg.dropout > 0
+    kwargs = dict(epochs=5, lr=3e-3, batch_size=16, patience=10, seed=3, loader_workers=workers)
+    train, val = toy(80, 0), toy(32, 1)
+
+    torch.manual_seed(5)
+    whole = ConvBiLSTM(cfg)
+    full = train_model(whole, train, val, **kwargs)
+
+    def crash_after_epoch_two(epoch, metrics):
+        if epoch == 2:
+            raise Crash
+
+    state = tmp_path / "trial-0-state.pt"
+    torch.manual_seed(5)
+    with pytest.raises(Crash):
+        train_model(ConvBiLSTM(cfg), train, val, checkpoint=state, on_epoch=crash_after_epoch_two, **kwargs)
+    assert state.is_file()
+
+    torch.manual_seed(99)  # a fresh process: other initial weights, other global RNG
+    replayed = []
+    resumed_model = ConvBiLSTM(cfg)
+    resumed = train_model(resumed_model, train, val, checkpoint=tmp_path / "trial-1-state.pt", resume_from=state,
+                          on_epoch=lambda e, m: replayed.append(e), **kwargs)
+    assert replayed == [0, 1, 2, 3, 4]  # epochs 0-2 replayed from the checkpoint, 3-4 trained
+    assert [h["val_balanced_accuracy"] for h in resumed.history] == [h["val_balanced_accuracy"] for h in full.history]
+    for key, value in whole.state_dict().items():
+        assert torch.equal(value, resumed_model.state_dict()[key]), key
+    assert not (tmp_path / "trial-1-state.pt").exists()  # a finished training leaves no state behind
 
 
 def test_search_plots_history_and_parameter_importance(tmp_path):

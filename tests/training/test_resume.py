@@ -52,6 +52,11 @@ def test_killed_search_resumes_and_keeps_the_trial_cap(project):
     states = [t.state for t in study.trials]
     assert states.count(TrialState.COMPLETE) == N_TRIALS  # exactly the cap, not cap + what ran before
     assert TrialState.RUNNING not in states  # the trial cut off by the kill was marked failed
+    for failed in (t for t in study.trials if t.state == TrialState.FAIL and t.params):
+        # ... and queued again with its hyperparameters, to resume from its last epoch's state
+        again = [t for t in study.trials if t.user_attrs.get("resumes_trial") == failed.number]
+        assert len(again) == 1 and again[0].params == failed.params and again[0].state == TrialState.COMPLETE
+    assert not list((project / ".lcml" / "checkpoints").rglob("*-state.pt"))  # no stale epoch states
     checkpoints = project / ".lcml" / "checkpoints" / study_name
     assert len(list(checkpoints.glob("trial-*.safetensors"))) == N_TRIALS
     assert "registered" in second.stdout and "kepler-variable-star-classifier v1" in second.stdout

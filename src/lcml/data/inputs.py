@@ -11,6 +11,8 @@ from lcml.errors import InputError
 
 FITS_SUFFIXES = (".fits", ".fits.gz", ".fit")
 REQUIRED = ("object_id", "time", "flux")
+#: a Parquet file of magnitudes instead (the Catalina/CRTS layout); ``mag_err`` is optional
+MAGNITUDE_COLUMNS = ("id", "mjd", "mag")
 
 
 def _is_fits(path: Path) -> bool:
@@ -25,12 +27,46 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     except Exception as exc:
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     missing = [c for c in REQUIRED if c not in table.column_names]
+    if missing and set(MAGNITUDE_COLUMNS) <= set(table.column_names):
+        return _from_magnitudes(table.to_pandas(), path)
     if missing:
-        raise InputError(f"{path}: Parquet file lacks light-curve column(s) {', '.join(missing)}")
+        raise InputError(f"{path}: Parquet file lacks light-curve column(s) {', '.join(missing)} (or "
+                         f"magnitude columns {', '.join(MAGNITUDE_COLUMNS)}[, mag_err])")
     frame = table.to_pandas()
     if "flux_err" not in frame:
         frame["flux_err"] = [np.ones(len(f)) for f in frame["flux"]]
     return frame
+
+
+def _from_magnitudes(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Catalina-style rows (``id``, list columns ``mjd``, ``mag``, optional ``mag_err``) as relative flux.
+
+    The conversion is the one releases use (:data:`lcml.data.sources.MAG_CONVERSION`); points with a
+    non-finite value or a non-positive MJD (a sentinel in the Catalina files) are dropped, as at ingest.
+    """
+    from lcml.data.sources import mags_to_flux
+
+    rows = []
+    for i, (oid, mjd, mag) in enumerate(zip(frame["id"], frame["mjd"], frame["mag"])):
+        mjd = np.asarray(mjd if mjd is not None else [], float)
+        mag = np.asarray(mag if mag is not None else [], float)
+        raw_err = frame["mag_err"].iloc[i] if "mag_err" in frame else None
+        err = np.asarray(raw_err, float) if raw_err is not None else np.full(mag.size, np.nan)
+        if not (mjd.size == mag.size == err.size):
+            raise InputError(f"{path}: light curve {str(oid)!r} has mjd/mag/mag_err of different lengths")
+        ok = np.isfinite(mjd) & (mjd > 0) & np.isfinite(mag)
+        if raw_err is not None:
+            ok &= np.isfinite(err) & (err > 0)
+        else:
+            err = np.full(mag.size, 0.01)  # unknown errors: equal weights in the period search
+        if ok.sum() == 0:
+            raise InputError(f"{path}: light curve {str(oid)!r} has no finite (mjd, mag) point")
+        flux, flux_err = mags_to_flux(mag[ok], err[ok], np.median(mag[ok]))
+        rows.append({"object_id": str(oid), "time": mjd[ok], "flux": flux, "flux_err": flux_err})
+    out = pd.DataFrame(rows, columns=["object_id", "time", "flux", "flux_err"])
+    if "label" in frame:
+        out["label"] = frame["label"].to_numpy()
+    return out
 
 
 def _check_curves(frame: pd.DataFrame, source: Path) -> pd.DataFrame:

@@ -10,6 +10,7 @@ family         model                                                           w
 conv_bilstm    StarWhisper's Conv1D + BiLSTM on the folded curve + 6 scalars   safetensors
 swin           Swin Transformer (timm) on |CWT| images of the folded curve     safetensors
 baseline       HistGradientBoosting on classical light-curve features          skops
+astrom3        AstroM3's photometry transformer (from scratch or CLIP weights) safetensors
 =============  ==============================================================  =================
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from lcml.families.base import Family, suggest_from_space
 
-FAMILIES = ("conv_bilstm", "swin", "baseline")
+FAMILIES = ("conv_bilstm", "swin", "baseline", "astrom3")
 
 
 def get_family(name: str) -> Family:
@@ -34,6 +35,10 @@ def get_family(name: str) -> Family:
         from lcml.families.baseline import BaselineFamily
 
         return BaselineFamily()
+    if name == "astrom3":
+        from lcml.families.astrom3 import AstroM3Family
+
+        return AstroM3Family()
     raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
 
 

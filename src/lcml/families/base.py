@@ -54,6 +54,8 @@ class Family(ABC):
     name: str
     #: file name of the saved weights (inside a trial checkpoint folder or a logged model)
     weights_file: str
+    #: ``fit`` takes ``checkpoint``/``resume_from`` (per-epoch training state; see ``train_model``)
+    resumable: bool = False
 
     @abstractmethod
     def inputs(self, curves: Curves, features: Any, options: dict[str, Any] | None = None
@@ -83,6 +85,7 @@ class TorchFamily(Family):
     """A family whose model is a torch module with ``.cfg.n_classes`` and ``forward(x, aux)``."""
 
     weights_file = "weights.safetensors"
+    resumable = True
 
     @abstractmethod
     def build(self, hp: dict[str, Any], *, n_classes: int, x_shape: tuple[int, ...], n_aux: int,
@@ -93,14 +96,16 @@ class TorchFamily(Family):
     def from_architecture(self, architecture: dict[str, Any]) -> Any:
         """An untrained model of a saved architecture."""
 
-    def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None) -> Fitted:
+    def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None, checkpoint: Path | None = None,
+            resume_from: Path | None = None) -> Fitted:
         from lcml.training.loop import seed_everything, train_model
 
         seed_everything(seed)  # weight initialisation is part of what must be reproducible
         model = self.build(hp, n_classes=n_classes, x_shape=train.folded.shape[1:], n_aux=train.aux.shape[1],
                            options=options)
         result = train_model(model, train, val, epochs=search.epochs, lr=hp["lr"], batch_size=search.batch_size,
-                             patience=search.patience, seed=seed, weighted=search.class_weighted, on_epoch=report)
+                             patience=search.patience, seed=seed, weighted=search.class_weighted, on_epoch=report,
+                             loader_workers=search.loader_workers, checkpoint=checkpoint, resume_from=resume_from)
         return Fitted(model, result.best_score, result.best_epoch, model.cfg.as_dict())
 
     def save(self, model, path: Path) -> None:

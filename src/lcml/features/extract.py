@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
 
 import numpy as np
 
@@ -77,7 +82,19 @@ def double_period_alternation(time: np.ndarray, flux: np.ndarray, period: float,
 def featurize_many(
     curves: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray | None]], params: FeatureParams
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Stack :func:`featurize` over many curves: ``(N, fold_length)`` and ``(N, n_aux)`` arrays."""
+    """Stack :func:`featurize` over many curves: ``(N, fold_length)`` and ``(N, n_aux)`` arrays.
+
+    Inside :func:`feature_cache`, the result is stored under a hash of the curves and ``params``, so
+    the families of one training (Conv+BiLSTM, Swin, AstroM3's aux) search each period once.
+    """
+    curves = list(curves)
+    folder = _CACHE.get()
+    path = None
+    if folder is not None and curves:
+        path = folder / f"{_key(curves, params)}.npz"
+        if path.is_file():
+            with np.load(path) as stored:
+                return stored["folded"], stored["aux"]
     folded, aux = [], []
     for t, f, e in curves:
         x, a = featurize(t, f, e, params)
@@ -85,4 +102,31 @@ def featurize_many(
         aux.append(a)
     if not folded:
         return np.zeros((0, params.fold_length), np.float32), np.zeros((0, len(AUX_FEATURES)), np.float32)
-    return np.stack(folded), np.stack(aux)
+    out = np.stack(folded), np.stack(aux)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(partial, folded=out[0], aux=out[1])
+        os.replace(partial, path)  # atomic: parallel workers never read half a file
+    return out
+
+
+_CACHE: ContextVar[Path | None] = ContextVar("lcml_feature_cache", default=None)
+
+
+@contextmanager
+def feature_cache(folder: Path | None) -> Iterator[None]:
+    """Cache :func:`featurize_many` results in ``folder`` (``None``: no cache) inside this block."""
+    token = _CACHE.set(Path(folder) if folder is not None else None)
+    try:
+        yield
+    finally:
+        _CACHE.reset(token)
+
+
+def _key(curves: list, params: FeatureParams) -> str:
+    digest = hashlib.sha256(params.model_dump_json().encode())
+    for t, f, e in curves:
+        for values in (t, f, e):
+            digest.update(b"|" if values is None else np.ascontiguousarray(values, np.float64).tobytes())
+    return digest.hexdigest()[:32]

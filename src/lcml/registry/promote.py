@@ -61,16 +61,16 @@ def registry_lock(home: Path, name: str, timeout: float = 900) -> Iterator[None]
         lock.release()
 
 
-def register_version(client, name: str, model_uri: str, run_id: str, tags: dict[str, Any]):
+def register_version(client, name: str, model_uri: str, run_id: str, tags: dict[str, Any],
+                     description: str = "Variable-star light-curve classifier managed by lcml "
+                                        "(aliases champion/challenger)."):
     """Add a version with lineage ``tags``; a run already registered returns its existing version."""
     from mlflow.exceptions import MlflowException
 
     try:
         client.get_registered_model(name)
     except MlflowException:
-        client.create_registered_model(
-            name, description="Variable-star light-curve classifier managed by lcml (aliases champion/challenger)."
-        )
+        client.create_registered_model(name, description=description)
     for mv in client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
         return mv
     # MLflow 3 logged models ("models:/m-…") are registered by id; a tracking server insists on it

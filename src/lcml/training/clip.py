@@ -32,7 +32,7 @@ from lcml.models.astrom3 import (
     resample_spectrum,
     spectrum_grid,
 )
-from lcml.training.loop import class_weights, pick_device, seed_everything
+from lcml.training.loop import autocast, class_weights, pick_device, seed_everything
 
 REDUCTIONS = ("sum", "mean")
 
@@ -391,11 +391,6 @@ def _device(device: torch.device | str | None) -> torch.device:
     return torch.device(device) if device is not None else pick_device()
 
 
-def _autocast(device: torch.device):
-    # bf16 on GPUs only: CPU autocast is slower than float32 here and changes results
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
 def _optimiser(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     # CLIP's recipe: no weight decay on gains, biases and the temperature (all tensors with ndim < 2)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -418,7 +413,7 @@ def embed(model: AstroM3, data: MultimodalData, batch_size: int = 256,
     for i in range(0, len(data), batch_size):
         inputs, _, _ = data.batch(np.arange(i, min(i + batch_size, len(data))),
                                   max_points=model.cfg.max_points, train=False, device=device)
-        with _autocast(device):
+        with autocast(device):
             out = model.encode(inputs)
         for m, z in out.items():
             parts.setdefault(m, []).append(F.normalize(z.float(), dim=-1).cpu().numpy())
@@ -488,7 +483,7 @@ def pretrain(
             if not any(int((present[a] & present[b]).sum()) >= 2
                        for a, b in itertools.combinations(shared, 2)):
                 continue
-            with _autocast(device):
+            with autocast(device):
                 emb = model.encode(inputs)
             loss = clip_loss(emb, present, model.logit_scale, max_scale=model.cfg.logit_scale_max,
                              reduction=reduction)
@@ -530,7 +525,7 @@ def predict_proba(classifier: Classifier, data: MultimodalData, batch_size: int 
     for i in range(0, len(data), batch_size):
         inputs, present, _ = data.batch(np.arange(i, min(i + batch_size, len(data))),
                                         max_points=classifier.cfg.max_points, train=False, device=device)
-        with _autocast(device):
+        with autocast(device):
             logits = classifier(inputs, present)
         out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, classifier.n_classes), np.float32)
@@ -592,7 +587,7 @@ def finetune(
             idx = order[start : start + batch_size]
             inputs, present, labels = data.batch(idx, max_points=classifier.cfg.max_points, train=True, rng=rng,
                                                  device=device)
-            with _autocast(device):
+            with autocast(device):
                 logits = classifier(inputs, present)
             loss = loss_fn(logits.float(), labels)
             optimiser.zero_grad(set_to_none=True)

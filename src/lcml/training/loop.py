@@ -1,11 +1,14 @@
-"""Training loop: device choice, class-weighted loss, early stopping on validation balanced accuracy."""
+"""Training loop: device choice, bf16 autocast on CUDA, class-weighted loss, early stopping on
+validation balanced accuracy, and a checkpoint every epoch that a restarted trial resumes from."""
 
 from __future__ import annotations
 
 import copy
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,6 +19,11 @@ from torch import nn
 def pick_device() -> torch.device:
     """CUDA when present, else CPU (every code path runs on both)."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on GPUs only: on a CPU it is slower than float32 here and changes results."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 def seed_everything(seed: int) -> None:
@@ -59,8 +67,16 @@ def predict_proba(model: nn.Module, folded: np.ndarray, aux: np.ndarray, batch_s
     for i in range(0, len(folded), batch_size):
         x = torch.as_tensor(folded[i : i + batch_size], device=device)
         a = torch.as_tensor(aux[i : i + batch_size], device=device)
-        out.append(torch.softmax(model(x, a).float(), dim=1).cpu().numpy())
+        with autocast(device):
+            logits = model(x, a)
+        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def _save_state(path: Path, state: dict) -> None:
+    partial = path.with_name(path.name + f".{os.getpid()}.tmp")
+    torch.save(state, partial)
+    os.replace(partial, path)  # a crash mid-write leaves the previous epoch's state intact
 
 
 def train_model(
@@ -75,12 +91,22 @@ def train_model(
     seed: int,
     weighted: bool = True,
     on_epoch: Callable[[int, dict], None] | None = None,
+    loader_workers: int = 0,
+    checkpoint: Path | None = None,
+    resume_from: Path | None = None,
 ) -> TrainResult:
     """Train with Adam; keep the weights of the best validation epoch.
 
     ``on_epoch(epoch, metrics)`` is called after every epoch (Optuna reports and prunes there,
-    MLflow logs there); an exception it raises stops training.
+    MLflow logs there); an exception it raises stops training. ``loader_workers`` processes feed the
+    batches (0: this process, best for in-memory CPU training). With ``checkpoint``, the whole training
+    state (weights, optimiser, best epoch, shuffling RNG) is written there after every epoch and the
+    file removed at the end; ``resume_from`` (such a file of an interrupted run) continues after its
+    last epoch, replaying its history through ``on_epoch``, and ends with the same weights as an
+    uninterrupted run.
     """
+    from torch.utils.data import DataLoader, TensorDataset
+
     seed_everything(seed)
     device = pick_device()
     model.to(device)
@@ -91,29 +117,47 @@ def train_model(
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    x_all = torch.as_tensor(train.folded)
-    a_all = torch.as_tensor(train.aux)
-    y_all = torch.as_tensor(train.y)
+    loader = DataLoader(
+        TensorDataset(torch.as_tensor(train.folded), torch.as_tensor(train.aux), torch.as_tensor(train.y)),
+        batch_size=batch_size, shuffle=True, generator=generator, num_workers=loader_workers,
+        pin_memory=device.type == "cuda",  # not persistent: a resumed run must draw worker seeds alike
+    )
 
     best = TrainResult(state_dict=copy.deepcopy(model.state_dict()), best_epoch=-1, best_score=-1.0)
-    stale = 0
-    for epoch in range(epochs):
+    stale, start = 0, 0
+    if resume_from is not None and Path(resume_from).is_file():
+        state = torch.load(resume_from, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"].cpu())
+        torch.set_rng_state(state["torch_rng"].cpu())  # dropout draws continue as if never stopped
+        if device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
+        best = TrainResult(state_dict=state["best_state_dict"], best_epoch=int(state["best_epoch"]),
+                           best_score=float(state["best_score"]), history=list(state["history"]))
+        stale, start = int(state["stale"]), int(state["epoch"]) + 1
+        if on_epoch is not None:
+            for entry in best.history:  # the new trial's record starts where the old one stopped
+                on_epoch(int(entry["epoch"]), {k: v for k, v in entry.items() if k != "epoch"})
+    for epoch in range(start, epochs):
+        if stale >= patience:
+            break
         model.train()
-        order = torch.randperm(len(train), generator=generator)
         total = 0.0
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            if len(idx) < 2:  # BatchNorm needs two samples
+        for x, a, y in loader:
+            if len(y) < 2:  # BatchNorm needs two samples
                 continue
-            x, a, y = x_all[idx].to(device), a_all[idx].to(device), y_all[idx].to(device)
+            x, a, y = x.to(device, non_blocking=True), a.to(device, non_blocking=True), y.to(device, non_blocking=True)
             optimiser.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x, a), y)
+            with autocast(device):
+                logits = model(x, a)
+            loss = loss_fn(logits.float(), y)
             if not torch.isfinite(loss):
                 break  # diverged (e.g. lr at the top of the search range); the epoch scores as is
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimiser.step()
-            total += loss.item() * len(idx)
+            total += loss.item() * len(y)
         proba = predict_proba(model, val.folded, val.aux)
         score = float(balanced_accuracy_score(val.y, proba.argmax(1))) if len(val) else 0.0
         metrics = {"train_loss": total / max(len(train), 1), "val_balanced_accuracy": score}
@@ -123,9 +167,16 @@ def train_model(
             best.best_epoch, best.best_score, stale = epoch, score, 0
         else:
             stale += 1
+        if checkpoint is not None:
+            _save_state(Path(checkpoint), {
+                "model": model.state_dict(), "optimiser": optimiser.state_dict(), "generator": generator.get_state(),
+                "best_state_dict": best.state_dict, "best_epoch": best.best_epoch, "best_score": best.best_score,
+                "history": best.history, "stale": stale, "epoch": epoch, "torch_rng": torch.get_rng_state(),
+                **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+            })
         if on_epoch is not None:
             on_epoch(epoch, metrics)
-        if stale >= patience:
-            break
     model.load_state_dict(best.state_dict)
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
     return best

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from lcml.training.loop import Dataset
 
 #: where each trial's MLflow run keeps its weights and config
 CHECKPOINT_ARTIFACTS = "checkpoint"
+#: user attribute of a trial re-queued after its worker died: the number of the trial it repeats
+RESUMES = "resumes_trial"
 
 
 @dataclass
@@ -84,13 +87,33 @@ def _open_study(study_name: str, storage: str, params: FamilySearchParams):
 
 
 def _fail_abandoned(study) -> int:
-    """Mark RUNNING trials of this (single-worker) study as failed: their process is gone."""
+    """Fail RUNNING trials of this (single-worker) study, whose process is gone, and queue each again
+    with the same hyperparameters; the new trial resumes from the old one's last epoch checkpoint."""
     from optuna.trial import TrialState
 
     abandoned = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
     for t in abandoned:
         study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        if t.params:
+            study.enqueue_trial(t.params, user_attrs={RESUMES: t.number})
     return len(abandoned)
+
+
+def _resumed_number(trial) -> int | None:
+    """The trial this one repeats after its worker died (single worker: re-queued; server: heartbeat retry)."""
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RetryFailedTrialCallback
+
+    number = trial.user_attrs.get(RESUMES)
+    if number is not None:
+        return int(number)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)  # stable since Optuna 2.8, still flagged
+        return RetryFailedTrialCallback.retried_trial_number(trial.study._storage.get_trial(trial._trial_id))
+
+
+def _epoch_state(folder: Path, number: int) -> Path:
+    return folder / f"trial-{number}-state.pt"
 
 
 def run_trials(
@@ -139,9 +162,18 @@ def run_trials(
             raise _SurplusTrial(f"trial {trial.number}: the study already has {params.n_trials} trials")
         ran += 1
         hp = suggest_from_space(trial, params.space)
+        origin = _resumed_number(trial)
+        # a repeated trial keeps its original seed, so resuming ends with the weights it would have had
+        seed = params.seed + (origin if origin is not None else trial.number)
+        state = _epoch_state(checkpoints, trial.number)
+        resume = {}
+        if fam.resumable:
+            resume = {"checkpoint": state, "resume_from": _epoch_state(checkpoints, origin) if origin is not None else None}
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent_run_id) as run:
             trial.set_user_attr("mlflow_run_id", run.info.run_id)
             mlflow.log_params({**trial.params, "trial": trial.number, "family": family})
+            if origin is not None:
+                mlflow.set_tag("resumes_trial", str(origin))
 
             def report(epoch: int, metrics: dict) -> None:
                 mlflow.log_metrics(metrics, step=epoch)
@@ -150,8 +182,18 @@ def run_trials(
                     mlflow.set_tag("state", "pruned")
                     raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
-            fitted = fam.fit(hp, train, val, search=params, n_classes=n_classes, seed=params.seed + trial.number,
-                             options=params.options, report=report)
+            def drop_states() -> None:  # finished or pruned: nothing to resume any more
+                state.unlink(missing_ok=True)
+                if origin is not None:
+                    _epoch_state(checkpoints, origin).unlink(missing_ok=True)
+
+            try:
+                fitted = fam.fit(hp, train, val, search=params, n_classes=n_classes, seed=seed,
+                                 options=params.options, report=report, **resume)
+            except optuna.TrialPruned:
+                drop_states()
+                raise
+            drop_states()  # any other error keeps the state: a restarted worker resumes from it
             mlflow.log_metrics({"best_val_balanced_accuracy": fitted.best_score, "best_epoch": fitted.best_epoch})
             weights, config = _checkpoint(checkpoints, trial.number, fam)
             fam.save(fitted.model, weights)
