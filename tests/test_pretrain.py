@@ -62,3 +62,19 @@ def test_light_curves_alone_cannot_pretrain_and_missing_embeddings_are_explained
         pretrain_release(rid, epochs=1)
     with pytest.raises(InputError, match="lcml embed"):
         load_embeddings(rid)
+
+
+@pytest.mark.realdata
+def test_catalina_light_curves_and_sky_metadata_pretrain_and_search(project, real_data):
+    """Real Catalina stars: light curves + Galactic position and magnitude, then the downstream commands."""
+    rid = pipeline.release_from_source("catalina-sss", real_data / "catalina_sss" / "train.parquet", "s240",
+                                       limit=240, sample_seed=1)
+    done = lcml("embed", rid, "--epochs", "1", "--dim", "16")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "photometry, metadata" in done.stdout
+    first = json.loads(lcml("anomalies", "--release", rid, "--top", "3", "--json").stdout)
+    assert len(first) == 3
+    near = json.loads(lcml("similar", first[0]["object_id"], "--release", rid, "-k", "4", "--json").stdout)
+    assert len(near) == 4
+    sus = lcml("suspects", "--release", rid, "--json")
+    assert sus.returncode == 0 and isinstance(json.loads(sus.stdout), list)

@@ -18,7 +18,8 @@ app = typer.Typer(help="lcml: versioned survey releases, classifier searches and
 data_app = typer.Typer(help="Build, validate and publish releases.", no_args_is_help=True)
 registry_app = typer.Typer(help="Inspect the MLflow Model Registry.", no_args_is_help=True)
 pipeline_app = typer.Typer(help="Run the retraining DAG.", no_args_is_help=True)
-study_app = typer.Typer(help="StarWhisper's catalogs: accuracy against phase coverage and sampling.",
+study_app = typer.Typer(help="StarWhisper's catalogs (accuracy against phase coverage and sampling) and "
+                             "AstroM3's label-fraction study.",
                         no_args_is_help=True)
 app.add_typer(study_app, name="study")
 app.add_typer(data_app, name="data")
@@ -235,6 +236,35 @@ def study_phase(model: StudyModel, output: StudyOut, release: StudyRelease = Non
                 max_loss: StudyLoss = 0.10, profile: Profile = None):
     """Accuracy as a function of which phase window is kept, per star and per class."""
     _study("phase", model, output, release, split, max_loss, profile, windows=_floats(windows), starts=_floats(starts))
+
+
+@study_app.command("label-fraction")
+@guarded
+def study_label_fraction(
+    release: Annotated[str, typer.Argument(help="multimodal release, e.g. astrom3/sim-v1 or a Catalina release")],
+    fractions: Annotated[str, typer.Option(help="labelled shares of the train split")] = "0.1,0.25,0.5,1",
+    modalities: Annotated[Optional[str], typer.Option(help="modality sets, e.g. photometry,all "
+                                                           "(default: each the release has, and all)")] = None,
+    seeds: Annotated[str, typer.Option(help="label-subset and head seeds, e.g. 0,1,2")] = "0",
+    pretrain_epochs: Annotated[int, typer.Option(min=1)] = 10,
+    finetune_epochs: Annotated[int, typer.Option(min=1)] = 10,
+    min_steps: Annotated[int, typer.Option(min=0, help="at least this many optimiser steps per fine-tuning")] = 0,
+    profile: Profile = None,
+):
+    """CLIP-pretrained against from-scratch classifiers as the share of labelled objects grows (AstroM3)."""
+    from lcml.label_study import gain_summary, label_fraction_study
+
+    try:
+        seed_list = tuple(int(v) for v in seeds.split(","))
+    except ValueError:
+        fail(f"--seeds: expected comma-separated integers, got {seeds!r}")
+    table = label_fraction_study(
+        release, fractions=_floats(fractions), seeds=seed_list, pretrain_epochs=pretrain_epochs,
+        finetune_epochs=finetune_epochs, min_steps=min_steps, profile=profile, progress=typer.echo,
+        modality_sets=tuple(m.strip() for m in modalities.split(",")) if modalities else None,
+    )
+    typer.echo(gain_summary(table).round(3).to_string(index=False))
+    typer.echo(f"MLflow run {table.attrs.get('run_id')} in {table.attrs.get('experiment')}")
 
 
 @study_app.command("sampling")

@@ -1,11 +1,14 @@
 """AstroM3 contrastive pretraining of a release and its stored embeddings.
 
 ``pretrain_release`` trains the trimodal CLIP model (:mod:`lcml.models.astrom3`,
-:func:`lcml.training.clip.pretrain`) on every object of a multimodal release — labels are not used —,
-logs the run (per-epoch loss, encoder weights as safetensors, config) to the MLflow experiment
-``<survey>-clip-encoder``, and writes one embedding per object (the mean of its available modalities'
-unit vectors, renormalised) to ``$LCML_HOME/embeddings/<release>/<run_id>.parquet`` and ``latest.parquet``.
-``lcml similar / anomalies / suspects / embedding-map`` read that table (:mod:`lcml.embeddings`).
+:func:`lcml.training.clip.pretrain`) on the train split of a multimodal release — every object, labels
+unused —, logs the run (per-epoch loss and val retrieval, encoder weights as safetensors, config and
+input scalers) to the MLflow experiment ``<survey>-clip-encoder``, and writes one embedding per object
+of the release (the mean of its available modalities' unit vectors, renormalised) to
+``$LCML_HOME/embeddings/<release>/<run_id>.parquet`` and ``latest.parquet``. ``lcml similar /
+anomalies / suspects / embedding-map`` read that table (:mod:`lcml.embeddings`); the retrain DAG's
+``pretrain_clip`` task (:func:`lcml.pipeline.pretrain_clip`) registers the encoder for the ``astrom3``
+family to fine-tune from.
 """
 
 from __future__ import annotations
@@ -29,54 +32,64 @@ def embeddings_dir(paths: Paths, release: str) -> Path:
 
 
 def pretrain_release(release: str, *, epochs: int = 10, embed_dim: int = 64, batch_size: int = 128,
-                     lr: float = 1e-3, seed: int = 0, profile: str | None = None) -> dict[str, Any]:
-    """Pretrain on ``release`` (needs spectra and/or metadata beside the light curves); return the run."""
+                     lr: float = 1e-3, seed: int = 0, profile: str | None = None,
+                     overrides: dict | None = None) -> dict[str, Any]:
+    """Pretrain on ``release`` (needs spectra and/or metadata beside the light curves); return the run.
+
+    The inputs are those of the label-fraction study (:func:`lcml.label_study.load_study_data`): the
+    photometry's aux features (log period, log amplitude) are measured on each light curve — never a
+    catalog's —, and the metadata is the AstroM3 catalog columns or, for a survey with sky positions
+    only (Catalina), the Galactic direction and magnitude. The encoders learn on the train split (all
+    its objects, labelled or not), the val split gives the CLIP retrieval metrics per epoch, and every
+    object of the release is embedded.
+    """
     import mlflow
     import pandas as pd
     import torch
     from safetensors.torch import save_file
 
     from lcml.embeddings import make_table, write_table
-    from lcml.models.astrom3 import AstroM3, AstroM3Config
+    from lcml.label_study import load_study_data, study_metadata
+    from lcml.models.astrom3 import AstroM3
     from lcml.pipeline import context, setup_mlflow
-    from lcml.training.clip import MultimodalData, embed, pretrain
+    from lcml.training.clip import embed, pretrain
 
-    _, paths = context(profile)
+    _, paths = context(profile, overrides)
     folder = rel.release_dir(paths, release)
-    curves = rel.load_release(folder, labelled_only=False)
-    if curves.empty:
-        raise InputError(f"release {release} has no usable light curves")
-    from lcml.data.sources.astrom3 import ASTROM3_METADATA_COLUMNS
-
+    if not (folder / rel.MANIFEST).is_file():
+        raise InputError(f"release {release} not found at {folder}")
     objects = pd.read_parquet(folder / rel.OBJECTS) if (folder / rel.OBJECTS).is_file() else None
-    if objects is not None and not set(ASTROM3_METADATA_COLUMNS) <= set(objects.columns):
-        objects = None  # per-object truth or catalog columns, not the metadata modality
-    spectra = pd.read_parquet(folder / rel.SPECTRA) if (folder / rel.SPECTRA).is_file() else None
-    if objects is None and spectra is None:
+    if study_metadata(objects)[0] is None and not (folder / rel.SPECTRA).is_file():
         raise InputError(f"release {release} has light curves only; CLIP pretraining needs a second modality "
-                         f"(objects.parquet with the AstroM3 metadata columns, or spectra.parquet)")
-    # small encoders: trains on a laptop CPU; the authors' sizes are AstroM3Config's defaults
-    cfg = AstroM3Config(embed_dim=embed_dim, phot_dim=64, phot_layers=2, phot_ff=128, spec_bins=640,
-                        spec_channels=(16, 16, 16), meta_hidden=128)
-    data = MultimodalData.from_frames(curves, objects, spectra, cfg=cfg)
-    modalities = tuple(m for m in ("photometry", "spectra", "metadata") if data.present[m].any())
+                         f"(objects.parquet with the AstroM3 metadata columns or a sky position ra/dec, or "
+                         f"spectra.parquet)")
+    data = load_study_data(release, profile=profile, overrides=overrides, embed_dim=embed_dim)
+    cfg, modalities = data.cfg, data.modalities
     torch.manual_seed(seed)
     model = AstroM3(cfg, modalities=modalities)
     name = f"{release.split('/')[0]}-clip-encoder"
     setup_mlflow(paths, name)
     with mlflow.start_run(run_name=f"pretrain-{release.replace('/', '-')}") as run:
-        mlflow.set_tags({"release": release, "manifest_hash": rel.manifest_hash(folder), "family": "astrom3-clip"})
+        mlflow.set_tags({"release": release, "manifest_hash": data.manifest_hash, "family": "astrom3-clip"})
         mlflow.log_params({"epochs": epochs, "embed_dim": embed_dim, "batch_size": batch_size, "lr": lr,
-                           "seed": seed, "modalities": ",".join(modalities), "n_objects": len(data)})
-        history = pretrain(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                           "seed": seed, "modalities": ",".join(modalities), "n_objects": len(data.train),
+                           "metadata": data.metadata_kind})
+        history = pretrain(model, data.train, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                           val=data.val if len(data.val) > 1 else None,
                            on_epoch=lambda e, m: mlflow.log_metrics(
-                               {k: float(v) for k, v in m.items() if isinstance(v, (int, float))}, step=e))
-        vectors = embed(model, data)
-        stacked = np.stack([np.where(data.present[m][:, None], vectors[m], 0.0) for m in modalities])
-        joint = stacked.sum(0)
-        joint /= np.maximum(np.linalg.norm(joint, axis=1, keepdims=True), 1e-12)
-        labels = curves["label"].where(curves["label"].notna(), None).tolist()
-        table = make_table(data.object_ids, joint.astype(np.float32), labels)
+                               {k: float(v) for k, v in m.items()
+                                if isinstance(v, (int, float)) and v == v}, step=e))
+        ids, labels, vectors = [], [], []
+        for split in (data.train, data.val, data.test):
+            if not len(split):
+                continue
+            found = embed(model, split)
+            stacked = np.stack([np.where(split.present[m][:, None], found[m], 0.0) for m in modalities])
+            joint = stacked.sum(0)
+            vectors.append(joint / np.maximum(np.linalg.norm(joint, axis=1, keepdims=True), 1e-12))
+            ids.extend(split.object_ids.tolist())
+            labels.extend(data.classes[i] if i >= 0 else None for i in split.labels)
+        table = make_table(ids, np.concatenate(vectors).astype(np.float32), labels)
         out = embeddings_dir(paths, release)
         out.mkdir(parents=True, exist_ok=True)
         path = write_table(table, out / f"{run.info.run_id}.parquet")
@@ -84,7 +97,11 @@ def pretrain_release(release: str, *, epochs: int = 10, embed_dim: int = 64, bat
         with tempfile.TemporaryDirectory() as tmp:
             weights = Path(tmp) / "encoder.safetensors"
             save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(weights))
-            (Path(tmp) / "encoder.json").write_text(json.dumps({"config": cfg.as_dict(), "modalities": modalities}))
+            scalers = {"aux": data.train.aux_scaler.to_dict() if data.train.aux_scaler else None,
+                       "metadata": data.train.metadata_scaler.to_dict() if data.train.metadata_scaler else None}
+            (Path(tmp) / "encoder.json").write_text(json.dumps({
+                "config": cfg.as_dict(), "modalities": modalities, "metadata_kind": data.metadata_kind,
+                "metadata_columns": data.metadata_columns, "scalers": scalers}, default=str))
             mlflow.log_artifacts(tmp, "encoder")
         mlflow.log_artifact(str(path), "embeddings")
     final = history[-1] if history else {}

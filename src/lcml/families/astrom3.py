@@ -39,8 +39,9 @@ from lcml.errors import InputError
 from lcml.families.base import Fitted, TorchFamily
 from lcml.models.astrom3 import AstroM3Config, Classifier, Standardizer
 
-#: the aux columns, in the order of :meth:`lcml.training.clip.MultimodalData.from_frames`'s default
-AUX = ("log10_amplitude", "log10_period")
+#: the aux columns, in the order CLIP pretraining feeds them (:data:`lcml.label_study.AUX_NAMES`), so
+#: a pretrained encoder's aux weights meet the quantities they were trained on
+AUX = ("log10_period", "log10_amplitude")
 ENCODER_WEIGHTS, ENCODER_CONFIG = "encoder.safetensors", "encoder.json"
 _SCRATCH = {"embed_dim": 64, "max_points": 200, "phot_dim": 64, "phot_layers": 2, "phot_heads": 4, "phot_ff": 128}
 
