@@ -30,7 +30,6 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -40,15 +39,9 @@ import pandas as pd
 from lcml.features.baseline import FEATURE_NAMES, baseline_matrix, clean_light_curve
 from lcml.features.period import lomb_scargle_period, period_matches
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT  # noqa: E402  (bench/ is on sys.path when run)
+from _common import git as _git  # noqa: E402
 SEARCH = dict(min_period=0.05, max_period=1500.0, oversample=5.0)
-
-
-def _git(*args: str) -> str | None:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def load(per_class: int | None, seed: int) -> pd.DataFrame:

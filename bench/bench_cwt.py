@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -31,14 +30,8 @@ import torch
 
 from lcml.features.cwt import CWTConfig, _plan, cwt_abs, cwt_images, normalise_rows
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _git(*args: str) -> str | None:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+from _common import ROOT  # noqa: E402  (bench/ is on sys.path when run)
+from _common import git as _git  # noqa: E402
 
 
 def _best(fn, repeat: int) -> tuple[float, float, object]:

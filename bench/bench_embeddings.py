@@ -28,7 +28,6 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -40,14 +39,8 @@ from lcml.embeddings import EmbeddingIndex, make_table, similar
 from lcml.models.astrom3 import AstroM3, AstroM3Config, resample_spectrum, spectrum_grid
 from lcml.training.clip import MultimodalData, embed
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _git(*args: str) -> str | None:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+from _common import ROOT  # noqa: E402  (bench/ is on sys.path when run)
+from _common import git as _git  # noqa: E402
 
 
 def _best(fn, repeat: int) -> float:

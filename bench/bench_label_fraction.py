@@ -36,20 +36,13 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _git(*args: str) -> str | None:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+from _common import ROOT  # noqa: E402  (bench/ is on sys.path when run)
+from _common import git as _git  # noqa: E402
 
 
 def _say(msg: str) -> None:

@@ -33,7 +33,6 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,15 +49,9 @@ from lcml.features.period import (
     period_matches,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT  # noqa: E402  (bench/ is on sys.path when run)
+from _common import git as _git  # noqa: E402
 BACKENDS = ("astropy", "nifty")
-
-
-def _git(*args: str) -> str | None:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def real_data_dir() -> Path:

@@ -33,7 +33,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT  # noqa: E402  (bench/ is on sys.path when run)
+from _common import git as _git  # noqa: E402
 SOURCES = {
     "catalina-sss": "catalina_sss/train.parquet",
     "crts": "crts/train.parquet",
@@ -47,13 +48,6 @@ REFERENCES = {
         "Kang et al. 2023": {"balanced_accuracy": 0.862},
     }
 }
-
-
-def _git(*args: str) -> str | None:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _training_seconds(client, run_id: str) -> tuple[float, int]:

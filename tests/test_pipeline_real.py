@@ -98,3 +98,14 @@ def test_source_version_follows_the_files(tmp_path):
     assert pipeline.source_version(source, limit=10, sample_seed=0) != first
     source.write_bytes(b"xy")
     assert pipeline.source_version(source) != first
+
+
+def test_survey_and_source_go_together(project, tmp_path):
+    from tests.test_cli import lcml
+
+    half = lcml("pipeline", "run", "--survey", "crts")
+    assert half.returncode == 2 and "--survey and --source go together" in half.stderr
+    both = lcml("train", "--release", "crts/v1", "--survey", "crts", "--source", str(tmp_path))
+    assert both.returncode == 2 and "either --release or --survey/--source" in both.stderr
+    missing = lcml("pipeline", "run", "--survey", "crts", "--source", str(tmp_path / "nope.parquet"))
+    assert missing.returncode == 1 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
