@@ -78,3 +78,6 @@ def test_catalina_light_curves_and_sky_metadata_pretrain_and_search(project, rea
     assert len(near) == 4
     sus = lcml("suspects", "--release", rid, "--json")
     assert sus.returncode == 0 and isinstance(json.loads(sus.stdout), list)
+    drawn = lcml("embedding-map", "--release", rid, "--output", str(project / "map.png"), "--method", "tsne")
+    assert drawn.returncode == 0, drawn.stderr[-2000:]
+    assert (project / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
