@@ -189,7 +189,6 @@ def source_version(source: str | Path, *, labels: str | Path | None = None, limi
     The same unchanged source always maps to the same version, so ``lcml pipeline run --source`` reuses
     the release it built before instead of ingesting again; a changed file gives a new release.
     """
-    import hashlib
 
     def identity(path: Path) -> list[str]:
         files = sorted(q for q in path.rglob("*") if q.is_file()) if path.is_dir() else [path]

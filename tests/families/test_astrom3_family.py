@@ -168,13 +168,18 @@ def test_clip_init_starts_from_the_pretrained_photometry_encoder(split, tmp_path
                            pretrained["point.weight"])
 
 
-def test_clip_encoder_from_an_mlflow_run(split, tmp_path):
+def test_clip_encoder_from_an_mlflow_run(split, tmp_path, monkeypatch):
     import mlflow
 
     folder = tmp_path / "encoder"
     encoder = write_encoder(folder, split)
     before = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # set_tracking_uri exports MLFLOW_TRACKING_URI, which lcml reads as the user's backend: monkeypatch
+    # puts the variable back as it was for the tests that follow
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    mlflow.set_tracking_uri(uri)
     try:
         experiment = mlflow.create_experiment("clip-encoder", artifact_location=(tmp_path / "artifacts").as_uri())
         with mlflow.start_run(experiment_id=experiment) as run:
