@@ -27,7 +27,10 @@ def study(tmp_path_factory):
 
     from .conftest import make_project, use_project
 
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
     root = make_project(tmp_path_factory.mktemp("label-study") / "project")
+    tracking_before = tracking_utils._tracking_uri  # the study points MLflow at this project: put it back after
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny models: a second thread only waits on a busy 2-core box
     with pytest.MonkeyPatch.context() as mp:
@@ -43,6 +46,7 @@ def study(tmp_path_factory):
         finally:
             torch.set_num_threads(threads)
         yield {"root": root, "paths": paths, "data": data, "table": table, "made": made}
+    tracking_utils._tracking_uri = tracking_before
 
 
 def test_table_has_every_cell_with_scores_in_range(study):

@@ -240,10 +240,13 @@ def test_pipeline_registers_and_promotes_through_the_server(pipeline_run, client
     assert "gates.json" in {p.name for p in server["artifacts"].rglob("*") if p.is_file()}
 
 
-def test_the_champion_downloads_back_through_the_server(pipeline_run, client, tmp_path):
+def test_the_champion_downloads_back_through_the_server(pipeline_run, client, tmp_path, monkeypatch):
     import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
 
     _registered(pipeline_run)
+    # models:/ URIs resolve through the process-wide registry URI: the server's, for this test only
+    monkeypatch.setattr(registry_utils, "_registry_uri", client.tracking_uri)
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=f"models:/{MODEL_NAME}@champion", dst_path=str(tmp_path), tracking_uri=client.tracking_uri
     )
