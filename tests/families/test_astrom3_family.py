@@ -20,13 +20,7 @@ ENCODER_CFG = AstroM3Config(embed_dim=16, max_points=64, phot_dim=16, phot_layer
                             n_aux=2, spec_bins=64, spec_channels=(8, 8), n_metadata=4, meta_hidden=16)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # 2 shared cores: OpenMP threads spinning against other processes slow tiny models down a lot
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def two_classes(n: int, seed: int):

@@ -23,13 +23,7 @@ SMALL = AstroM3Config(embed_dim=12, max_points=50, phot_dim=16, phot_layers=2, p
                       dropout=0.1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # 2 shared cores: OpenMP threads spinning against other processes slow tiny models ~40x
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def lightcurve(n, seed=0):

@@ -23,14 +23,7 @@ TINY = AstroM3Config(embed_dim=16, max_points=64, phot_dim=16, phot_layers=1, ph
                      n_metadata=6, meta_hidden=32, dropout=0.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # the CI box has 2 shared cores: OpenMP threads spinning against other processes make these
-    # tiny models ~40x slower than one thread
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def unit(n, d, seed):
