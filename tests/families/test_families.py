@@ -102,3 +102,20 @@ def test_baseline_loader_trusts_only_the_tree_predictor(curves, params, tmp_path
     sio.dump({"model": fitted.model.model, "extra": collections.Counter(a=1)}, tmp_path / "other.skops")
     with pytest.raises(ValueError, match="refusing to load unexpected types"):
         fam.load(tmp_path / "other.skops", {"n_classes": len(CLASSES)})
+
+
+def test_baseline_model_from_before_appended_features_still_scores(curves, params):
+    """A model fitted on the leading feature columns (an older lcml) reads only those columns;
+    one that expects more columns than lcml computes is refused with an explanation."""
+    from lcml.features.baseline import FEATURE_NAMES
+
+    fam = get_family("baseline")
+    x, aux = fam.inputs(curves[0][:40], params.features, {"n_jobs": 1})
+    y = curves[1][:40]
+    assert x.shape[1] == len(FEATURE_NAMES)
+    old = x[:, :34]
+    fitted = fam.fit({"max_iter": 20}, Dataset(old, aux, y), Dataset(old, aux, y), search=params.search.baseline,
+                     n_classes=len(CLASSES), seed=0, options={})
+    np.testing.assert_allclose(fam.predict_proba(fitted.model, x, aux), fam.predict_proba(fitted.model, old, aux))
+    with pytest.raises(ValueError, match="expects 34 features but lcml computes 20"):
+        fam.predict_proba(fitted.model, x[:, :20], aux)

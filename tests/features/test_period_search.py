@@ -237,3 +237,36 @@ def test_catalina_rr_lyrae_periods_recovered(real_data):
         found.append(find_period(t, f, e, min_period=0.05, max_period=1500).period)
     hit = period_matches(found, df["period"].to_numpy()).mean()
     assert hit >= 0.84, f"{hit:.2f} of 50 RR Lyrae within 1%"
+
+
+def test_secondary_frequency_finds_the_second_mode_of_a_double_mode_pulsator():
+    from lcml.features.period import secondary_frequency
+
+    rng = np.random.default_rng(5)
+    t = ground_cadence(5, nights=90, days=400.0)
+    p1, p0 = 0.357, 0.357 / 0.745  # first overtone dominant, fundamental weaker: an RRd star
+    f = 1 + 0.15 * np.sin(2 * np.pi * t / p1) + 0.08 * np.sin(2 * np.pi * t / p0 + 0.7) + rng.normal(0, 0.01, t.size)
+    e = np.full(t.size, 0.01)
+    second = secondary_frequency(t, f, p1, e, nterms=3)
+    assert second.log10_period_ratio == pytest.approx(np.log10(1 / 0.745), abs=0.002)
+    # true ratio 0.53; on sparse ground sampling the fit at P1 absorbs part of the other mode
+    assert 0.3 < second.amplitude_ratio < 0.6
+    assert second.power > 0.8
+
+    # One mode only: what is left is noise, weak and small next to the mode.
+    single = secondary_frequency(t, 1 + 0.15 * np.sin(2 * np.pi * t / p1) + rng.normal(0, 0.01, t.size), p1, e)
+    assert single.amplitude_ratio < 0.15 and single.power < second.power / 3
+    assert single.residual_scatter < 0.05
+
+
+def test_secondary_frequency_rejects_bad_input_and_is_neutral_on_flat_curves():
+    from lcml.features.period import secondary_frequency
+
+    t, f, e = sinusoid(0.5)
+    with pytest.raises(ValueError, match="period must be positive"):
+        secondary_frequency(t, f, 0.0, e)
+    with pytest.raises(ValueError, match="band"):
+        secondary_frequency(t, f, 0.5, e, band=(2.0, 1.0))
+    with pytest.raises(ValueError, match="backend"):
+        secondary_frequency(t, f, 0.5, e, backend="gpu")
+    assert tuple(secondary_frequency(t, np.ones(t.size), 0.5)) == (0.0,) * 5

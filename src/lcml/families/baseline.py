@@ -77,8 +77,27 @@ class BaselineFamily(Family):
         out = np.zeros((len(x), model.n_classes))
         if len(x):
             # a class absent from the training split has no column in scikit-learn's output
-            out[:, model.model.classes_] = model.model.predict_proba(x)
+            out[:, model.model.classes_] = model.model.predict_proba(_columns_for(model.model, x))
         return out
+
+
+def _columns_for(model, x: np.ndarray) -> np.ndarray:
+    """The feature columns ``model`` was trained on.
+
+    New features are only ever appended to :data:`lcml.features.baseline.FEATURE_NAMES`, so a model
+    registered by an older lcml reads the leading columns it knows and keeps scoring.
+    """
+    from lcml.features.baseline import FEATURE_NAMES
+
+    expected = int(model.n_features_in_)
+    if x.shape[1] == expected:
+        return x
+    if x.shape[1] > expected:
+        return x[:, :expected]
+    raise ValueError(
+        f"this baseline model expects {expected} features but lcml computes {x.shape[1]} "
+        f"({', '.join(FEATURE_NAMES[:3])}, ...): it was saved by a newer lcml; upgrade lcml to score with it"
+    )
 
 
 class _WithClasses:

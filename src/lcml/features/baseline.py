@@ -7,7 +7,9 @@ noise descriptors — plus a few cheap shape statistics that separate contact bi
 rotators and pulsators: the odd/even test of :func:`lcml.features.period.resolve_double_period`,
 the fold's mirror asymmetry, how much narrower minima are than maxima, the depth of a secondary
 minimum and the difference of the maxima around it, and how coherent the fold is over the whole
-baseline (spots evolve; eclipses do not).
+baseline (spots evolve; eclipses do not); and the strongest signal left once the period is
+prewhitened (:func:`lcml.features.period.secondary_frequency`): the second mode of double-mode
+RR Lyrae and multi-mode delta Scuti stars, the side peaks of Blazhko stars.
 
 Inputs are in flux units (bright = high): convert magnitudes upstream
 (``flux = 10 ** (-0.4 * (mag - median(mag)))``, ``flux_err = flux * mag_err * ln(10) / 2.5``).
@@ -30,6 +32,7 @@ from lcml.features.period import (
     is_flat,
     minimum_narrowness,
     resolve_double_period,
+    secondary_frequency,
 )
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -74,6 +77,13 @@ FEATURE_NAMES: tuple[str, ...] = (
     "n_points",
     "baseline_days",
     "median_err_over_amplitude",
+    # the strongest signal left after prewhitening the LS period (appended last: models trained
+    # before they existed read the first columns only, see lcml.families.baseline)
+    "second_period_ratio",   # log10(P2 / P1); 0.128 for double-mode RR Lyrae
+    "second_power",          # LS power of the residuals at P2
+    "second_amplitude_ratio",
+    "second_distance",       # |f2 / f1 - 1|: Blazhko side peaks sit close to f1
+    "residual_scatter",      # std of the residuals / peak-to-peak of the fit at P1
 )
 
 _N = len(FEATURE_NAMES)
@@ -275,6 +285,8 @@ def baseline_features(
     beta_base, _, cov_base = harmonic_fit(t, f, e, 1.0 / base_period, search_terms, covariance=True)
     asymmetry, faint = fourier_shape(beta_base, search_terms)
     narrowness, _ = minimum_narrowness(beta_base, cov_base, search_terms)
+    second = secondary_frequency(t, f, base_period, e, nterms=fourier_terms, oversample=oversample,
+                                 backend=backend)
 
     values = {
         "log10_period": np.log10(final_period),
@@ -311,6 +323,11 @@ def baseline_features(
         "n_points": float(n),
         "baseline_days": float(t[-1] - t[0]),
         "median_err_over_amplitude": float(np.median(e) / amplitude) if amplitude > 0 else 0.0,
+        "second_period_ratio": second.log10_period_ratio,
+        "second_power": second.power,
+        "second_amplitude_ratio": second.amplitude_ratio,
+        "second_distance": second.distance,
+        "residual_scatter": second.residual_scatter,
     }
     for name, value in values.items():
         out[_INDEX[name]] = value

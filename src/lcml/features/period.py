@@ -461,6 +461,80 @@ def resolve_double_period(
                                asymmetry, faint, narrow_z, ratio)
 
 
+class SecondaryFrequency(NamedTuple):
+    """Outcome of :func:`secondary_frequency` (all 0 when there is nothing to search)."""
+
+    log10_period_ratio: float   #: log10(P2 / P1): 0.128 for a double-mode RR Lyrae's P0 / P1
+    power: float                #: one-term LS power of the residuals at the second frequency
+    amplitude_ratio: float      #: its amplitude over the first harmonic's at P1
+    distance: float             #: |f2 / f1 - 1|: small for Blazhko side peaks around f1
+    residual_scatter: float     #: standard deviation of the residuals over the fit's peak-to-peak
+
+
+def secondary_frequency(
+    time: np.ndarray,
+    flux: np.ndarray,
+    period: float,
+    flux_err: np.ndarray | None = None,
+    *,
+    nterms: int = 4,
+    band: tuple[float, float] = (0.4, 2.5),
+    oversample: float = 5.0,
+    backend: Backend = DEFAULT_BACKEND,
+) -> SecondaryFrequency:
+    """Strongest signal left after prewhitening ``period``: the second mode of multi-mode pulsators.
+
+    Fits ``nterms`` harmonics at ``period``, subtracts them, and runs a one-term Lomb–Scargle on the
+    residuals over ``band`` times the first frequency (double-mode RR Lyrae have P1/P0 = 0.745,
+    multi-mode delta Scuti 0.77; Blazhko stars show side peaks at ``f1 +- f_Blazhko``). The
+    immediate neighbourhood (one peak width, ``1 / baseline``) of ``f1`` and ``2 f1`` is masked, so
+    what a slightly wrong period leaves behind is not reported as a mode. The band is searched
+    only: a full second periodogram would cost as much as the period search itself.
+
+    Raises
+    ------
+    ValueError
+        A non-positive period, an invalid band, or an unknown backend.
+    """
+    if not period > 0:
+        raise ValueError(f"period must be positive, got {period}")
+    if not 0 < band[0] < band[1]:
+        raise ValueError(f"band must be 0 < low < high, got {band}")
+    _check_backend(backend)
+    t, y, e = _as_arrays(time, flux, flux_err)
+    none = SecondaryFrequency(0.0, 0.0, 0.0, 0.0, 0.0)
+    if t.size <= 2 * nterms + 4 or is_flat(y) or not t[-1] > t[0]:
+        return none
+    f1 = 1.0 / period
+    beta, _ = harmonic_fit(t, y, e, f1, nterms)
+    tt = t - t[0]
+    angle = 2 * np.pi * f1 * tt[:, None] * np.arange(1, nterms + 1)[None, :]
+    model = beta[0] + np.cos(angle) @ beta[1:nterms + 1] + np.sin(angle) @ beta[nterms + 1:]
+    residual = y - model
+    span = float(tt[-1])
+    f_lo, f_hi = max(band[0] * f1, 1.0 / span), band[1] * f1
+    if not f_hi > f_lo:
+        return none
+    grid = np.linspace(f_lo, f_hi, max(int(np.ceil((f_hi - f_lo) * span * oversample)) + 1, 16))
+    power = _powers(t, residual, e, grid, backend)
+    for harmonic in (1, 2):
+        power[np.abs(grid - harmonic * f1) < 1.0 / span] = 0.0
+    best = int(np.argmax(power))
+    if not power[best] > 0:
+        return none
+    f2 = float(grid[best])
+    beta2, _ = harmonic_fit(t, residual, e, f2, 1)
+    a1 = float(np.hypot(beta[1], beta[nterms + 1]))
+    peak_to_peak = float(np.ptp(model))
+    return SecondaryFrequency(
+        log10_period_ratio=float(np.log10(f1 / f2)),
+        power=float(power[best]),
+        amplitude_ratio=float(np.hypot(beta2[1], beta2[2]) / a1) if a1 > 0 else 0.0,
+        distance=abs(f2 / f1 - 1.0),
+        residual_scatter=float(np.std(residual) / peak_to_peak) if peak_to_peak > 0 else 0.0,
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # Full search
 
