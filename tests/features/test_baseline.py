@@ -161,3 +161,12 @@ def test_matrix_serial_parallel_and_periods():
     known = baseline_matrix(curves, periods=[0.6, 0.6, 1.2], **SEARCH)
     np.testing.assert_allclose(known[:, IDX["log10_period"]], np.log10([0.6, 0.6, 1.2]))
     assert baseline_matrix([], **SEARCH).shape == (0, len(FEATURE_NAMES))
+
+
+def test_prewhiten_off_zeroes_only_the_second_period_features():
+    t, f, e = curve("sine")
+    on = dict(zip(FEATURE_NAMES, baseline_features(t, f, e, **SEARCH)))
+    off = dict(zip(FEATURE_NAMES, baseline_features(t, f, e, prewhiten=False, **SEARCH)))
+    second = {"second_period_ratio", "second_power", "second_amplitude_ratio", "second_distance", "residual_scatter"}
+    assert all(off[name] == 0.0 for name in second) and on["residual_scatter"] > 0
+    assert {k: v for k, v in on.items() if k not in second} == {k: v for k, v in off.items() if k not in second}

@@ -32,6 +32,7 @@ from lcml.features.period import (
     is_flat,
     minimum_narrowness,
     resolve_double_period,
+    SecondaryFrequency,
     secondary_frequency,
 )
 
@@ -188,6 +189,7 @@ def baseline_features(
     search_terms: int = 3,
     n_candidates: int = 5,
     period: float | None = None,
+    prewhiten: bool = True,
 ) -> np.ndarray:
     """Feature vector of one light curve, ordered as :data:`FEATURE_NAMES`.
 
@@ -209,6 +211,10 @@ def baseline_features(
         Use this period (days) instead of searching, e.g. a catalog period for a reference
         experiment. ``ls_power`` is then the one-term power at it; the double-period statistics
         test twice this period and ``period_doubled`` is 0.
+    prewhiten
+        Search the residuals for a second period (the ``second_*`` and ``residual_scatter``
+        features). Off for curves that are already phase-folded, which hold one period by
+        construction; those features are then 0.
 
     Returns
     -------
@@ -285,8 +291,8 @@ def baseline_features(
     beta_base, _, cov_base = harmonic_fit(t, f, e, 1.0 / base_period, search_terms, covariance=True)
     asymmetry, faint = fourier_shape(beta_base, search_terms)
     narrowness, _ = minimum_narrowness(beta_base, cov_base, search_terms)
-    second = secondary_frequency(t, f, base_period, e, nterms=fourier_terms, oversample=oversample,
-                                 backend=backend)
+    second = (secondary_frequency(t, f, base_period, e, nterms=fourier_terms, oversample=oversample,
+                                  backend=backend) if prewhiten else SecondaryFrequency(0.0, 0.0, 0.0, 0.0, 0.0))
 
     values = {
         "log10_period": np.log10(final_period),
@@ -371,6 +377,7 @@ def baseline_matrix(
     search_terms: int = 3,
     n_candidates: int = 5,
     periods: Iterable[float] | None = None,
+    prewhiten: bool = True,
     n_jobs: int = 1,
     chunk_size: int = 64,
 ) -> np.ndarray:
@@ -380,7 +387,7 @@ def baseline_matrix(
     ----------
     curves
         ``(time, flux, flux_err)`` triples in flux units; ``flux_err`` may be None.
-    min_period, max_period, oversample, backend, fourier_terms, search_terms, n_candidates
+    min_period, max_period, oversample, backend, fourier_terms, search_terms, n_candidates, prewhiten
         As :func:`baseline_features`.
     periods
         Optional known period per curve (same order), passed as ``period=``.
@@ -398,7 +405,8 @@ def baseline_matrix(
         As :func:`baseline_features`, for the first curve that fails.
     """
     kwargs = dict(min_period=min_period, max_period=max_period, oversample=oversample, backend=backend,
-                  fourier_terms=fourier_terms, search_terms=search_terms, n_candidates=n_candidates)
+                  fourier_terms=fourier_terms, search_terms=search_terms, n_candidates=n_candidates,
+                  prewhiten=prewhiten)
     tasks = _tasks(curves, periods, chunk_size, kwargs)
     if n_jobs == 1:
         parts = [_features_chunk(task) for task in tasks]
