@@ -164,6 +164,8 @@ def main() -> None:
     for survey in args.surveys:
         print(f"== {survey}", flush=True)
         result["surveys"][survey] = run_survey(survey, data / SOURCES[survey], args.work, args.profile, args.reuse)
+        # the top-level commit/date describe this invocation; surveys kept from earlier runs carry their own
+        result["surveys"][survey].update(git_commit=result["git_commit"], date=result["date"])
         for c in result["surveys"][survey]["candidates"]:
             print(f"   {c['family']:12s} v{c['version']} {c['verdict']:9s} BA {c['balanced_accuracy']:.3f} "
                   f"F1 {c['macro_f1']:.3f} acc {c['accuracy']:.3f} train {c['training_seconds']:.0f} s "

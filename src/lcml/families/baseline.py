@@ -31,9 +31,11 @@ class BaselineFamily(Family):
             return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros((0, 0), np.float32)
         # pre-folded curves: time is phase, so the "period" is one unit and nothing is searched
         folded = bool(getattr(features, "folded", False))
+        # A folded curve costs ~1 ms (no period search): starting worker processes would cost more.
+        n_jobs = 1 if folded else int((options or {}).get("n_jobs", 1))
         x = baseline_matrix(curves, min_period=p.min_period_days, max_period=p.max_period_days,
                             oversample=p.oversample, periods=[1.0] * len(curves) if folded else None,
-                            prewhiten=not folded, n_jobs=int((options or {}).get("n_jobs", 1)))
+                            prewhiten=not folded, n_jobs=n_jobs)
         return x.astype(np.float32), np.zeros((len(x), 0), np.float32)
 
     def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None) -> Fitted:

@@ -407,8 +407,10 @@ def baseline_matrix(
     kwargs = dict(min_period=min_period, max_period=max_period, oversample=oversample, backend=backend,
                   fourier_terms=fourier_terms, search_terms=search_terms, n_candidates=n_candidates,
                   prewhiten=prewhiten)
+    if n_jobs != 1:
+        curves = list(curves)
     tasks = _tasks(curves, periods, chunk_size, kwargs)
-    if n_jobs == 1:
+    if n_jobs == 1 or len(curves) <= chunk_size:  # one task: no worker would run in parallel
         parts = [_features_chunk(task) for task in tasks]
     else:
         from joblib import Parallel, delayed  # scikit-learn's own dependency
