@@ -48,3 +48,16 @@ def test_per_model_gates_and_nan_metrics():
     assert not evaluate_gates(GOOD, None, strict).passed
     # a broken model (NaN metrics) never passes
     assert not evaluate_gates({**GOOD, "balanced_accuracy": float("nan")}, None, GATES).passed
+
+
+def test_passed_checks_say_they_passed():
+    """gates.json keeps every check: a passing one must not read like a failure."""
+    gates = GATES.model_copy(update={"max_latency_ms": 50.0})
+    result = evaluate_gates({**GOOD, "latency_ms_per_curve": 20.0}, {"balanced_accuracy": 0.7}, gates, "2")
+    details = {c["name"]: c["detail"] for c in result.checks}
+    assert result.passed
+    assert details["floor:balanced_accuracy"] == "balanced_accuracy 0.800 meets floor 0.600"
+    assert details["recall:T2CEP"] == "recall of T2CEP 0.600 meets floor 0.500"
+    assert details["latency_ms_per_curve"] == "scoring latency 20.000 ms per curve within the ceiling 50.0 ms"
+    assert details["improvement:balanced_accuracy"].startswith("balanced_accuracy 0.800 beats champion v2 (0.700)")
+    assert not any("below" in d or "does not" in d for d in details.values())

@@ -26,9 +26,10 @@ class GateResult:
         return {**asdict(self), "verdict": self.verdict, "reasons": self.reasons}
 
 
-def _check(name: str, value: float | None, threshold: float, detail: str) -> dict:
+def _check(name: str, value: float | None, threshold: float, failed: str, passed: str) -> dict:
+    """An at-least check; ``detail`` says what happened (gates.json keeps the passed checks too)."""
     ok = value is not None and value >= threshold - 1e-12
-    return {"name": name, "value": value, "threshold": threshold, "passed": ok, "detail": detail}
+    return {"name": name, "value": value, "threshold": threshold, "passed": ok, "detail": passed if ok else failed}
 
 
 def evaluate_gates(
@@ -41,19 +42,20 @@ def evaluate_gates(
     checks = []
     for metric, floor in gates.floors.items():
         value = candidate.get(metric)
-        checks.append(_check(f"floor:{metric}", value, floor,
-                             f"{metric} {_fmt(value)} below floor {floor:.3f}"))
+        checks.append(_check(f"floor:{metric}", value, floor, f"{metric} {_fmt(value)} below floor {floor:.3f}",
+                             f"{metric} {_fmt(value)} meets floor {floor:.3f}"))
     for cls, floor in gates.class_recall_floors.items():
         value = candidate.get(f"recall_{cls}")
-        detail = (f"class {cls} absent from the test split, its recall floor cannot be checked"
+        failed = (f"class {cls} absent from the test split, its recall floor cannot be checked"
                   if value is None else f"recall of {cls} {value:.3f} below floor {floor:.3f}")
-        checks.append(_check(f"recall:{cls}", value, floor, detail))
+        checks.append(_check(f"recall:{cls}", value, floor, failed, f"recall of {cls} {_fmt(value)} meets floor {floor:.3f}"))
     if gates.max_latency_ms is not None:
         latency = candidate.get("latency_ms_per_curve")
+        fast = latency is not None and latency <= gates.max_latency_ms
         checks.append({
-            "name": "latency_ms_per_curve", "value": latency, "threshold": gates.max_latency_ms,
-            "passed": latency is not None and latency <= gates.max_latency_ms,
-            "detail": f"scoring latency {_fmt(latency)} ms per curve above the ceiling {gates.max_latency_ms:.1f} ms",
+            "name": "latency_ms_per_curve", "value": latency, "threshold": gates.max_latency_ms, "passed": fast,
+            "detail": f"scoring latency {_fmt(latency)} ms per curve "
+                      f"{'within' if fast else 'above'} the ceiling {gates.max_latency_ms:.1f} ms",
         })
     if champion is not None:
         metric = gates.metric
@@ -63,6 +65,8 @@ def evaluate_gates(
             f"improvement:{metric}", ours, needed,
             f"{metric} {_fmt(ours)} does not beat champion v{champion_version} ({_fmt(theirs)}) "
             f"by the required {gates.min_improvement:.3f}",
+            f"{metric} {_fmt(ours)} beats champion v{champion_version} ({_fmt(theirs)}) "
+            f"by at least {gates.min_improvement:.3f}",
         ))
     return GateResult(passed=all(c["passed"] for c in checks), checks=checks, champion_version=champion_version)
 
