@@ -1,3 +1,5 @@
+import pytest
+
 from lcml.config import GateParams
 from lcml.registry.gates import evaluate_gates
 
@@ -61,3 +63,21 @@ def test_passed_checks_say_they_passed():
     assert details["latency_ms_per_curve"] == "scoring latency 20.000 ms per curve within the ceiling 50.0 ms"
     assert details["improvement:balanced_accuracy"].startswith("balanced_accuracy 0.800 beats champion v2 (0.700)")
     assert not any("below" in d or "does not" in d for d in details.values())
+
+
+def test_recall_floor_reports_support_and_interval_but_decides_on_the_point_estimate():
+    from lcml.evaluation import classification_metrics, wilson_interval
+
+    truth = ["T2CEP"] * 15 + ["RR"] * 30
+    pred = ["T2CEP"] * 5 + ["RR"] * 10 + ["RR"] * 30
+    metrics = classification_metrics(truth, pred, ["T2CEP", "RR"])
+    assert metrics["support_T2CEP"] == 15 and metrics["support_RR"] == 30
+    gates = GateParams(floors={}, class_recall_floors={"T2CEP": 0.4}, min_improvement=0.01)
+    result = evaluate_gates(metrics, None, gates)
+    check = result.checks[0]
+    assert not result.passed and check["support"] == 15
+    assert check["interval_95"] == [0.152, 0.583]  # the interval reaches above the floor; the gate still fails
+    assert result.reasons == ["recall of T2CEP 0.333 below floor 0.400 (5 of 15 test objects; 95% interval 0.15-0.58)"]
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    low, high = wilson_interval(50, 100)
+    assert low == pytest.approx(0.404, abs=1e-3) and high == pytest.approx(0.596, abs=1e-3)

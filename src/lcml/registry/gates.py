@@ -39,6 +39,8 @@ def evaluate_gates(
     champion_version: str | None = None,
 ) -> GateResult:
     """Judge a candidate's test metrics; ``champion`` holds the champion's metrics on the SAME objects."""
+    from lcml.evaluation import wilson_interval  # scikit-learn behind it: not at import time
+
     checks = []
     for metric, floor in gates.floors.items():
         value = candidate.get(metric)
@@ -48,7 +50,16 @@ def evaluate_gates(
         value = candidate.get(f"recall_{cls}")
         failed = (f"class {cls} absent from the test split, its recall floor cannot be checked"
                   if value is None else f"recall of {cls} {value:.3f} below floor {floor:.3f}")
-        checks.append(_check(f"recall:{cls}", value, floor, failed, f"recall of {cls} {_fmt(value)} meets floor {floor:.3f}"))
+        passed = f"recall of {cls} {_fmt(value)} meets floor {floor:.3f}"
+        support = candidate.get(f"support_{cls}")
+        extra = {}
+        if value is not None and support:
+            # The point estimate decides; the interval tells a reader how close the call was.
+            low, high = wilson_interval(round(value * support), support)
+            extra = {"support": int(support), "interval_95": [round(low, 3), round(high, 3)]}
+            note = f" ({round(value * support)} of {int(support)} test objects; 95% interval {low:.2f}-{high:.2f})"
+            failed, passed = failed + note, passed + note
+        checks.append({**_check(f"recall:{cls}", value, floor, failed, passed), **extra})
     if gates.max_latency_ms is not None:
         latency = candidate.get("latency_ms_per_curve")
         fast = latency is not None and latency <= gates.max_latency_ms
