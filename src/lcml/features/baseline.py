@@ -25,6 +25,7 @@ import numpy as np
 from lcml.features.period import (
     DEFAULT_BACKEND,
     Backend,
+    SecondaryFrequency,
     find_period,
     fourier_shape,
     harmonic_chi2,
@@ -32,7 +33,6 @@ from lcml.features.period import (
     is_flat,
     minimum_narrowness,
     resolve_double_period,
-    SecondaryFrequency,
     secondary_frequency,
 )
 
