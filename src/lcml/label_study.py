@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from lcml.errors import InputError
+from lcml.features.extract import ASTROM3_AUX
 
 INITS: tuple[str, ...] = ("scratch", "clip")
 FUSED = "all"
@@ -58,9 +59,9 @@ VAL_LABELS: tuple[str, ...] = ("fraction", "all", "none")
 SKY_METADATA_COLUMNS: tuple[str, ...] = ("gal_x", "gal_y", "gal_z", "vmag")
 #: Columns that are never model inputs: the label and catalog quantities derived knowing it.
 FORBIDDEN_COLUMNS: tuple[str, ...] = ("label", "type_code", "period", "amplitude", "lksl_statistic", "rfr_score")
-#: Auxiliary photometry features, both computed from the light curve, in the order of the astrom3
-#: family (:data:`lcml.families.astrom3.AUX`) and of ``MultimodalData.from_frames``'s default.
-AUX_NAMES: tuple[str, ...] = ("log10_lc_amplitude", "log10_lc_period")
+#: Auxiliary photometry features, both computed from the light curve, in the encoder's input order
+#: (:data:`lcml.features.extract.ASTROM3_AUX`, shared with the astrom3 family).
+AUX_NAMES: tuple[str, ...] = tuple(name.replace("log10_", "log10_lc_") for name in ASTROM3_AUX)
 TABLE_COLUMNS: tuple[str, ...] = ("modalities", "init", "label_fraction", "n_labelled", "seed", *METRICS)
 
 
@@ -145,7 +146,7 @@ def _aux_chunk(task: tuple[list, Any]) -> np.ndarray:
             _, aux = featurize(t, f, e, params)
         except ValueError:  # < 3 points, or a corrupt time span: no period; the scaler maps NaN to the mean
             continue
-        out[i] = aux[[AUX_FEATURES.index("log10_amplitude"), AUX_FEATURES.index("log10_period")]]
+        out[i] = aux[[AUX_FEATURES.index(name) for name in ASTROM3_AUX]]
     return out
 
 

@@ -202,3 +202,29 @@ def test_missing_or_invalid_encoder_is_an_input_error(split, tmp_path):
         fam.build({}, n_classes=2, x_shape=(128, 3), n_aux=2, options={"init": "clip"})
     with pytest.raises(InputError, match="'scratch' or 'clip'"):
         fam.build({}, n_classes=2, x_shape=(128, 3), n_aux=2, options={"init": "imagenet"})
+
+
+def test_family_aux_is_what_clip_pretraining_feeds_in_the_same_order():
+    """A CLIP encoder's aux weights were trained on the study's columns: the family must feed the same."""
+    import pandas as pd
+
+    from lcml.label_study import light_curve_aux
+
+    curves, _ = two_classes(6, seed=3)
+    _, aux = AstroM3Family().inputs(curves, FEATURES, OPTIONS)
+    frame = pd.DataFrame({"time": [c[0] for c in curves], "flux": [c[1] for c in curves],
+                          "flux_err": [c[2] for c in curves]})
+    np.testing.assert_allclose(aux, light_curve_aux(frame, FEATURES), rtol=1e-6)
+    assert aux[:, 0].std() > 0.2  # amplitudes of 0.05 vs 0.4: not two copies of one column
+
+
+def test_model_saved_with_the_old_aux_order_standardises_in_its_own_order(scratch, split):
+    fitted, _ = scratch
+    arch = dict(fitted.architecture)
+    old = {**arch, "aux": list(reversed(arch["aux"])), "aux_mean": list(reversed(arch["aux_mean"])),
+           "aux_std": list(reversed(arch["aux_std"]))}
+    now, before = AstroM3Family().from_architecture(arch), AstroM3Family().from_architecture(old)
+    aux = split[1].aux
+    np.testing.assert_allclose(before.standardise(aux)[:, ::-1], now.standardise(aux))
+    with pytest.raises(InputError, match="trained on aux features"):
+        AstroM3Family().from_architecture({**arch, "aux": ["log10_period", "ls_power"]})

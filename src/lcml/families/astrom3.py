@@ -37,11 +37,12 @@ import torch
 
 from lcml.errors import InputError
 from lcml.families.base import Fitted, TorchFamily
+from lcml.features.extract import ASTROM3_AUX
 from lcml.models.astrom3 import AstroM3Config, Classifier, Standardizer
 
-#: the aux columns, in the order CLIP pretraining feeds them (:data:`lcml.label_study.AUX_NAMES`), so
-#: a pretrained encoder's aux weights meet the quantities they were trained on
-AUX = ("log10_period", "log10_amplitude")
+#: the aux columns, in the order CLIP pretraining feeds them, so a pretrained encoder's aux weights meet
+#: the quantities they were trained on
+AUX = ASTROM3_AUX
 ENCODER_WEIGHTS, ENCODER_CONFIG = "encoder.safetensors", "encoder.json"
 _SCRATCH = {"embed_dim": 64, "max_points": 200, "phot_dim": 64, "phot_layers": 2, "phot_heads": 4, "phot_ff": 128}
 
@@ -58,13 +59,17 @@ class PhotometryClassifier(Classifier):
         super().__init__(cfg, n_classes, inputs="photometry", fusion=fusion, dropout=dropout)
         self.register_buffer("aux_mean", torch.zeros(len(AUX), dtype=torch.float64))
         self.register_buffer("aux_std", torch.ones(len(AUX), dtype=torch.float64))
+        #: the order the weights were trained with; a model saved with another order than AUX keeps it
+        self.aux_order: tuple[str, ...] = tuple(AUX)
 
     def standardise(self, aux: np.ndarray) -> np.ndarray | None:
-        """``(N, 2)`` raw aux -> standardised float32 (missing values -> 0, the mean); ``None`` if unused."""
+        """``(N, 2)`` raw aux in :data:`AUX` order -> standardised float32 in the model's order (missing
+        values -> 0, the mean); ``None`` if unused."""
         if not self.cfg.n_aux:
             return None
-        scaler = Standardizer(list(AUX), self.aux_mean.cpu().numpy(), self.aux_std.cpu().numpy())
-        return scaler.transform(np.asarray(aux, np.float64).reshape(-1, len(AUX)))
+        raw = np.asarray(aux, np.float64).reshape(-1, len(AUX))[:, [AUX.index(c) for c in self.aux_order]]
+        scaler = Standardizer(list(self.aux_order), self.aux_mean.cpu().numpy(), self.aux_std.cpu().numpy())
+        return scaler.transform(raw)
 
 
 def _points(x: np.ndarray) -> list[np.ndarray]:
@@ -162,6 +167,10 @@ class AstroM3Family(TorchFamily):
                                      dropout=float(architecture["dropout"]))
         model.aux_mean.copy_(torch.as_tensor(architecture["aux_mean"], dtype=torch.float64))
         model.aux_std.copy_(torch.as_tensor(architecture["aux_std"], dtype=torch.float64))
+        order = tuple(architecture.get("aux", AUX))
+        if sorted(order) != sorted(AUX):
+            raise InputError(f"this astrom3 model was trained on aux features {list(order)}; lcml computes {list(AUX)}")
+        model.aux_order = order  # models registered before the order was fixed (period first) keep theirs
         return model
 
     def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None) -> Fitted:

@@ -20,6 +20,10 @@ from lcml.features.period import lomb_scargle_period
 #: minima at twice the period catches eclipsing binaries that Lomb-Scargle finds at half their period.
 AUX_FEATURES = ("log10_period", "log10_amplitude", "ls_power", "low_band_power", "high_band_power",
                 "double_period_alternation")
+#: The two of them AstroM3's photometry encoder takes, in its input order: CLIP pretraining
+#: (:mod:`lcml.label_study`) and the ``astrom3`` family's fine-tuning must feed the same quantities
+#: to the same weights.
+ASTROM3_AUX = ("log10_amplitude", "log10_period")
 
 
 def clean(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None) -> tuple[np.ndarray, ...]:
