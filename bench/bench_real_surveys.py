@@ -80,6 +80,7 @@ def _candidate(client, cand: dict, name: str, test) -> dict:
         "version": cand["version"],
         "verdict": cand["verdict"],
         "reasons": cand["reasons"],
+        "warnings": cand.get("warnings", []),
         "n_trials": cand["n_trials"],
         "best_val_balanced_accuracy": cand["best_val_balanced_accuracy"],
         "accuracy": metrics["accuracy"],

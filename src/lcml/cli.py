@@ -519,7 +519,7 @@ def registry_status(
         m = v["metrics"]
         table.add_row(v["version"], ",".join(v["aliases"]), v["family"], v["release"],
                       f"{m.get('balanced_accuracy', float('nan')):.3f}", f"{m.get('macro_f1', float('nan')):.3f}",
-                      v["verdict"], "; ".join(v["reasons"]))
+                      v["verdict"], "; ".join(v["reasons"] + [f"warning: {w}" for w in v.get("warnings", [])]))
     console = Console()
     console.width = max(console.width, 140)  # piped output defaults to 80 columns
     console.print(table)
@@ -725,6 +725,8 @@ def print_summary(s: dict) -> None:
         table.add_row("registered", f"{reg['model_name']} v{reg['version']}")
     verdict = reg["verdict"] + ("" if not reg["reasons"] else ": " + "; ".join(reg["reasons"]))
     table.add_row("gate verdict", verdict)
+    for warning in reg.get("warnings", []):
+        table.add_row("gate warning", warning)
     if len(s.get("candidates", [])) > 1:
         table.add_row("candidates", "\n".join(
             f"{c['family']}: v{c['version']} {c['verdict']}, test balanced acc "

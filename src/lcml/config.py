@@ -165,6 +165,9 @@ class GateParams(_Strict):
     metric: str = "balanced_accuracy"
     floors: dict[str, float]
     class_recall_floors: dict[str, float] = {}
+    #: test objects of a class from which its recall floor is judged on the point estimate; below
+    #: this, only a 95% interval wholly under the floor fails it (lcml.registry.gates)
+    recall_min_support: int = Field(default=30, ge=0)
     min_improvement: float = Field(ge=0)
     max_latency_ms: float | None = Field(default=None, gt=0)
     #: per registered model, keys that replace the ones above (e.g. a rare-class recall floor)

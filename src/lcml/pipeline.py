@@ -627,6 +627,7 @@ def register_and_gate(trained: dict[str, Any], profile: str | None = None,
         tags = client.get_model_version(name, trained["version"]).tags
         return {"model_name": name, "version": trained["version"], "skipped": True,
                 "verdict": tags.get("gate.verdict", "pending"), "reasons": json.loads(tags.get("gate.reasons", "[]")),
+                "warnings": json.loads(tags.get("gate.warnings", "[]")),
                 "champion_before": alias_version(client, name, CHAMPION), "champion": alias_version(client, name, CHAMPION),
                 "champion_metrics_same_split": None}
     release = trained["release"]
@@ -673,6 +674,7 @@ def register_and_gate(trained: dict[str, Any], profile: str | None = None,
         "version": version,
         "verdict": gate.verdict,
         "reasons": gate.reasons,
+        "warnings": gate.warnings,
         "champion_before": champion_before,
         "champion": champion_after,
         "champion_metrics_same_split": scored.get(champion_before or ""),
@@ -709,7 +711,7 @@ def report(release: str, validation: dict, published: dict, trained: dict | list
     manifest = rel.read_manifest(rel.release_dir(paths, release))
     candidates = [
         {"family": t["family"], "study": t["study"], "version": g["version"], "verdict": g["verdict"],
-         "reasons": g["reasons"],
+         "reasons": g["reasons"], "warnings": g.get("warnings", []),
          "skipped": bool(g.get("skipped")), "run_id": t["run_id"], "n_trials": t["n_trials"],
          "best_val_balanced_accuracy": t["best_val_balanced_accuracy"], "test_metrics": t["metrics"],
          "latency_ms_per_curve": t["latency_ms_per_curve"]}

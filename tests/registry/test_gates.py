@@ -65,19 +65,72 @@ def test_passed_checks_say_they_passed():
     assert not any("below" in d or "does not" in d for d in details.values())
 
 
-def test_recall_floor_reports_support_and_interval_but_decides_on_the_point_estimate():
-    from lcml.evaluation import classification_metrics, wilson_interval
+def _rare_metrics(hits: int, support: int) -> dict:
+    from lcml.evaluation import classification_metrics
 
-    truth = ["T2CEP"] * 15 + ["RR"] * 30
-    pred = ["T2CEP"] * 5 + ["RR"] * 10 + ["RR"] * 30
-    metrics = classification_metrics(truth, pred, ["T2CEP", "RR"])
-    assert metrics["support_T2CEP"] == 15 and metrics["support_RR"] == 30
+    truth = ["T2CEP"] * support + ["RR"] * 30
+    pred = ["T2CEP"] * hits + ["RR"] * (support - hits) + ["RR"] * 30
+    return classification_metrics(truth, pred, ["T2CEP", "RR"])
+
+
+def test_recall_floor_on_enough_test_objects_decides_on_the_point_estimate():
+    metrics = _rare_metrics(10, 30)  # 0.333, interval 0.19-0.51: reaches 0.4, but 30 objects are enough
+    assert metrics["support_T2CEP"] == 30 and metrics["support_RR"] == 30
     gates = GateParams(floors={}, class_recall_floors={"T2CEP": 0.4}, min_improvement=0.01)
+    assert gates.recall_min_support == 30
     result = evaluate_gates(metrics, None, gates)
     check = result.checks[0]
-    assert not result.passed and check["support"] == 15
-    assert check["interval_95"] == [0.152, 0.583]  # the interval reaches above the floor; the gate still fails
-    assert result.reasons == ["recall of T2CEP 0.333 below floor 0.400 (5 of 15 test objects; 95% interval 0.15-0.58)"]
+    assert not result.passed and check["support"] == 30 and check["evidence"] == "point"
+    assert result.reasons == ["recall of T2CEP 0.333 below floor 0.400 (10 of 30 test objects; 95% interval 0.19-0.51)"]
+    assert result.warnings == []
+
+
+def test_recall_floor_on_few_test_objects_fails_only_when_the_interval_lies_below_it():
+    """5 of 15 cannot be told from 0.45; 1 of 15 shows the class was given up."""
+    from lcml.evaluation import wilson_interval
+
+    gates = GateParams(floors={}, class_recall_floors={"T2CEP": 0.4}, min_improvement=0.01)
+    weak = evaluate_gates(_rare_metrics(5, 15), None, gates)
+    check = weak.checks[0]
+    assert weak.passed and check["evidence"] == "interval" and check["interval_95"] == [0.152, 0.583]
+    assert weak.reasons == []
+    assert weak.warnings == [check["detail"]] and "0.333 below floor 0.400 on weak evidence" in check["detail"]
+    assert "5 of 15 test objects" in check["detail"]
+    assert weak.as_dict()["warnings"] == weak.warnings
+
+    given_up = evaluate_gates(_rare_metrics(1, 15), None, gates)
+    assert not given_up.passed and given_up.checks[0]["interval_95"][1] < 0.4
+    assert given_up.reasons == ["recall of T2CEP 0.067 below floor 0.400: 1 of 15 test objects; "
+                                "95% interval 0.01-0.30, wholly below the floor"]
+    # the boundary: 2 of 15 still lies below 0.4, 3 of 15 reaches it
+    assert wilson_interval(2, 15)[1] < 0.4 <= wilson_interval(3, 15)[1]
+    assert not evaluate_gates(_rare_metrics(2, 15), None, gates).passed
+    assert evaluate_gates(_rare_metrics(3, 15), None, gates).passed
+
+    strict = gates.model_copy(update={"recall_min_support": 0})  # 0: always the point estimate
+    assert not evaluate_gates(_rare_metrics(5, 15), None, strict).passed
+    above = evaluate_gates(_rare_metrics(8, 15), None, gates)
+    assert above.passed and above.warnings == [] and "meets floor" in above.checks[0]["detail"]
+
+
+def test_wilson_interval():
+    from lcml.evaluation import wilson_interval
+
     assert wilson_interval(0, 0) == (0.0, 1.0)
     low, high = wilson_interval(50, 100)
     assert low == pytest.approx(0.404, abs=1e-3) and high == pytest.approx(0.596, abs=1e-3)
+
+
+def test_model_card_marks_a_pass_on_weak_evidence():
+    from lcml.registry.card import render_card
+
+    gates = GateParams(floors={}, class_recall_floors={"T2CEP": 0.4}, min_improvement=0.01)
+    metrics = _rare_metrics(5, 15)
+    gate = evaluate_gates(metrics, None, gates)
+    trained = {"family": "baseline", "release": "sim/v1", "metrics": metrics, "lineage": {"release": "sim/v1"},
+               "study": "s", "n_trials": 1, "n_pruned": 0, "best_trial": 0, "best_params": {},
+               "best_val_balanced_accuracy": 0.5, "run_id": "r", "latency_ms_per_curve": 1.0}
+    card = render_card(name="m", version="1", trained=trained, gate=gate.as_dict(), manifest={},
+                       classes=["T2CEP", "RR"], champion_before=None)
+    assert "| recall:T2CEP | 0.333 | 0.400 | pass (weak evidence) |" in card
+    assert "Warnings: recall of T2CEP 0.333 below floor 0.400 on weak evidence" in card

@@ -1,5 +1,6 @@
 """Gating, promotion, rollback and history on a real (SQLite) MLflow registry."""
 
+import json
 import multiprocessing as mp
 import os
 
@@ -58,6 +59,20 @@ def test_pass_moves_aliases_fail_keeps_them_and_history_explains(registry):
     newest, oldest = status["versions"]
     assert newest["verdict"] == "failed" and newest["aliases"] == [] and newest["release"] == "r2"
     assert oldest["aliases"] == [CHALLENGER, CHAMPION] and oldest["metrics"]["balanced_accuracy"] == 0.8
+
+
+def test_pass_on_weak_evidence_is_promoted_with_a_warning_on_the_version(registry):
+    """A rare class below its floor on 15 test objects: promoted, and the version says so."""
+    client, source = registry
+    name = "promote-weak-evidence"
+    gates = GATES.model_copy(update={"class_recall_floors": {"dSct": 0.4}})
+    v1 = new_version(client, name, source)
+    metrics = {"balanced_accuracy": 0.8, "recall_dSct": 5 / 15, "support_dSct": 15.0}
+    gate = gate_and_promote(client, name, v1, metrics, gates, tag_metrics(client, name))
+    assert gate.passed and len(gate.warnings) == 1 and "dSct 0.333 below floor 0.400 on weak evidence" in gate.warnings[0]
+    assert alias_version(client, name, CHAMPION) == v1
+    assert json.loads(client.get_model_version(name, v1).tags["gate.warnings"]) == gate.warnings
+    assert registry_status(client, name)["versions"][0]["warnings"] == gate.warnings
 
 
 def test_rollback_to_previous_champion_and_back(registry):

@@ -22,7 +22,8 @@ def render_card(*, name: str, version: str, trained: dict, gate: dict, manifest:
     per_class = [[c, counts.get(c, 0), f"{m[f'recall_{c}']:.3f}" if f"recall_{c}" in m else "absent from test"]
                  for c in classes]
     checks = [[c["name"], "n/a" if c["value"] is None else f"{c['value']:.3f}", f"{c['threshold']:.3f}",
-               "pass" if c["passed"] else "FAIL"] for c in gate.get("checks", [])]
+               ("pass (weak evidence)" if c.get("warning") else "pass") if c["passed"] else "FAIL"]
+              for c in gate.get("checks", [])]
     verdict = gate.get("verdict", "pending")
     return f"""# {name} v{version}
 
@@ -44,6 +45,7 @@ accuracy {m['accuracy']:.3f} Â· balanced accuracy {m['balanced_accuracy']:.3f} Â
 {_table(['check', 'value', 'threshold', 'result'], checks) if checks else 'No checks recorded.'}
 
 {'Reasons: ' + '; '.join(gate.get('reasons', [])) if gate.get('reasons') else ''}
+{'Warnings: ' + '; '.join(gate.get('warnings', [])) if gate.get('warnings') else ''}
 
 ## Training
 Optuna study `{trained['study']}`: {trained['n_trials']} trials ({trained['n_pruned']} pruned), best trial

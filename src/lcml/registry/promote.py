@@ -194,6 +194,8 @@ def gate_and_promote(
     client.set_model_version_tag(name, version, "gate.verdict", gate.verdict)
     client.set_model_version_tag(name, version, "gate.reasons", json.dumps(gate.reasons))
     client.set_model_version_tag(name, version, "gate.checks", json.dumps(gate.checks)[:4000])
+    if gate.warnings:  # passed on weak evidence: shown next to the verdict, in the UI and `lcml registry`
+        client.set_model_version_tag(name, version, "gate.warnings", json.dumps(gate.warnings))
     for key in KEY_METRICS:
         if key in metrics:
             client.set_model_version_tag(name, version, f"metric.{key}", f"{metrics[key]:.4f}")
@@ -268,6 +270,7 @@ def registry_status(client, name: str) -> dict[str, Any]:
                 "release": tags.get("release", ""),
                 "verdict": tags.get("gate.verdict", "pending"),
                 "reasons": json.loads(tags.get("gate.reasons", "[]")),
+                "warnings": json.loads(tags.get("gate.warnings", "[]")),
                 "metrics": {k: float(tags[f"metric.{k}"]) for k in KEY_METRICS if f"metric.{k}" in tags},
                 "run_id": mv.run_id,
                 "tags": tags,
