@@ -3,6 +3,7 @@
 import json
 
 import mlflow
+import pytest
 from mlflow import MlflowClient
 
 from lcml import pipeline
@@ -88,3 +89,11 @@ def test_mlflow_setup_leaks_nothing_to_child_processes(in_trained):
 
     pipeline.setup_mlflow(Paths.from_env(), "leak-check")
     assert "MLFLOW_EXPERIMENT_ID" not in os.environ and "MLFLOW_TRACKING_URI" not in os.environ
+
+
+def test_refit_of_a_family_that_stops_early_is_refused_before_any_work(in_trained):
+    from lcml.errors import InputError
+
+    with pytest.raises(InputError, match="search.conv_bilstm.refit: conv_bilstm stops early"):
+        pipeline.plan_training(in_trained["release"], family="conv_bilstm",
+                               overrides={"search": {"conv_bilstm": {"refit": True}}})

@@ -45,6 +45,7 @@ def test_catalina_sample_registers_its_own_model_and_scores_magnitudes(project, 
     assert alias_version(client, "kepler-variable-star-classifier", CHAMPION) is None  # surveys never mix
     run = client.get_run(client.get_model_version(name, version).run_id)
     assert run.data.metrics["test_balanced_accuracy"] > 0.3  # 11 classes: well above chance on 500 stars
+    assert run.data.tags["refit"] == "train+val"  # params.yaml: the baseline is refitted after its search
 
     # a user's file: the survey's columns reduced to id, mjd, mag, mag_err (no label, no catalog period)
     stars = pq.read_table(source, columns=["id", "mjd", "mag", "mag_err", "label"]).slice(0, 120).to_pandas()

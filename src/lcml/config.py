@@ -125,6 +125,9 @@ class FamilySearchParams(_Strict):
     space: dict[str, Any]
     #: family settings that are not searched (e.g. swin: preset, img_size, local weights)
     options: dict[str, Any] = {}
+    #: after the search, fit the best hyperparameters again on train + validation (families that
+    #: train without a validation split: baseline); the test split stays untouched
+    refit: bool = False
 
     @model_validator(mode="after")
     def _space_is_well_formed(self) -> "FamilySearchParams":

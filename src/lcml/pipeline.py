@@ -382,11 +382,14 @@ def plan_training(release: str, run_name: str | None = None, profile: str | None
     loaded, paths = context(profile, overrides)
     params = params or loaded
     family = family or params.search.families[0]
-    from lcml.families import FAMILIES
+    from lcml.families import FAMILIES, get_family
 
     if family not in FAMILIES or params.search.of(family) is None:
         raise InputError(f"family {family!r} unknown or without a search.{family} section in params.yaml "
                          f"(families: {', '.join(FAMILIES)})")
+    if params.search.of(family).refit and not get_family(family).refits:
+        raise InputError(f"search.{family}.refit: {family} stops early on its validation split, so it cannot "
+                         "be refitted on train + validation; set it to false")
     init_note = None
     if family == "astrom3" and clip is not None:
         params = params.model_copy(deep=True)
@@ -499,7 +502,11 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
     setup_mlflow(paths, model_name)
     with mlflow.start_run(run_id=plan["run_id"]):
         found = best_of_study(study_name, paths.optuna_storage, paths.home / "checkpoints" / study_name, family)
+        model, refit = found.model, params.search.of(family).refit
+        if refit:
+            model = _refit(family, found, frames, classes, params, paths)
         mlflow.log_params({f"best.{k}": v for k, v in found.best_params.items()})
+        mlflow.set_tag("refit", "train+val" if refit else "none")
         mlflow.log_metrics({"best_val_balanced_accuracy": found.best_value, "n_trials": found.n_trials,
                             "n_pruned": found.n_pruned, "n_failed": found.n_failed})
         if workers:
@@ -517,7 +524,7 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
                 "aux_features": list(AUX_FEATURES),
                 "lineage": lineage,
             }
-            artifacts = pyfunc.save_artifacts(found.model, config, Path(tmp) / "model")
+            artifacts = pyfunc.save_artifacts(model, config, Path(tmp) / "model")
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(pyfunc.ENTRY),
@@ -554,10 +561,24 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
         "best_trial": found.best_trial,
         "best_params": found.best_params,
         "best_val_balanced_accuracy": found.best_value,
+        "refit": refit,
         "metrics": metrics,
         "latency_ms_per_curve": latency_ms,
         "lineage": lineage,
     }
+
+
+def _refit(family: str, found, frames: dict, classes: list[str], params: Params, paths: Paths):
+    """The registered model: the best trial's hyperparameters and seed, fitted on train + validation."""
+    from lcml.features.extract import feature_cache
+    from lcml.training.search import refit_on_train_and_val
+
+    search = params.search.of(family)
+    with feature_cache(paths.home / "cache" / "features"):  # the workers' features: nothing recomputed
+        train = _family_inputs(family, frames["train"], classes, params)
+        val = _family_inputs(family, frames["val"], classes, params)
+    return refit_on_train_and_val(train, val, hp=found.best_params, n_classes=len(classes), params=search,
+                                  seed=search.seed + found.best_trial, family=family)
 
 
 def train(release: str, run_name: str | None = None, profile: str | None = None,

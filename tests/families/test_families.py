@@ -119,3 +119,25 @@ def test_baseline_model_from_before_appended_features_still_scores(curves, param
     np.testing.assert_allclose(fam.predict_proba(fitted.model, x, aux), fam.predict_proba(fitted.model, old, aux))
     with pytest.raises(ValueError, match="expects 34 features but lcml computes 20"):
         fam.predict_proba(fitted.model, x[:, :20], aux)
+
+
+def test_baseline_refit_uses_train_and_validation_and_deep_families_refuse(curves, params):
+    from lcml.training.search import refit_on_train_and_val
+
+    fam = get_family("baseline")
+    search = params.search.baseline
+    x, aux = fam.inputs(curves[0], params.features, {"n_jobs": 1})
+    y = curves[1]
+    train, val = Dataset(x[:60], aux[:60], y[:60]), Dataset(x[60:], aux[60:], y[60:])
+    hp = {"max_iter": 30, "learning_rate": 0.1}
+    refitted = refit_on_train_and_val(train, val, hp=hp, n_classes=len(CLASSES), params=search, seed=1,
+                                      family="baseline")
+    direct = fam.fit(hp, Dataset(x, aux, y), Dataset(x[:0], aux[:0], y[:0]), search=search,
+                     n_classes=len(CLASSES), seed=1, options={}).model
+    only_train = fam.fit(hp, train, val, search=search, n_classes=len(CLASSES), seed=1, options={}).model
+    proba = fam.predict_proba(refitted, x, aux)
+    assert np.allclose(proba, fam.predict_proba(direct, x, aux))
+    assert not np.allclose(proba, fam.predict_proba(only_train, x, aux))  # the validation stars were learnt
+    with pytest.raises(ValueError, match="conv_bilstm stops early on its validation split"):
+        refit_on_train_and_val(train, val, hp=hp, n_classes=len(CLASSES), params=params.search.conv_bilstm,
+                               seed=1, family="conv_bilstm")

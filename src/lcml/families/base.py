@@ -56,6 +56,9 @@ class Family(ABC):
     weights_file: str
     #: ``fit`` takes ``checkpoint``/``resume_from`` (per-epoch training state; see ``train_model``)
     resumable: bool = False
+    #: ``fit`` needs no validation split (no early stopping on it), so the best hyperparameters can be
+    #: fitted again on train + validation (``search.<family>.refit``)
+    refits: bool = False
 
     @abstractmethod
     def inputs(self, curves: Curves, features: Any, options: dict[str, Any] | None = None

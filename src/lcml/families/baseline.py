@@ -21,6 +21,7 @@ TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredict
 class BaselineFamily(Family):
     name = "baseline"
     weights_file = "model.skops"
+    refits = True
 
     def inputs(self, curves, features, options: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
         from lcml.features.baseline import FEATURE_NAMES, baseline_matrix

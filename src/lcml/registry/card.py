@@ -50,7 +50,7 @@ accuracy {m['accuracy']:.3f} Â· balanced accuracy {m['balanced_accuracy']:.3f} Â
 ## Training
 Optuna study `{trained['study']}`: {trained['n_trials']} trials ({trained['n_pruned']} pruned), best trial
 {trained['best_trial']} with {trained['best_params']} (validation balanced accuracy
-{trained['best_val_balanced_accuracy']:.3f}). Profile `{lineage.get('profile')}`, params hash `{lineage.get('params_hash')}`.
+{trained['best_val_balanced_accuracy']:.3f}){'; the registered model refits them on train + validation' if trained.get('refit') else ''}. Profile `{lineage.get('profile')}`, params hash `{lineage.get('params_hash')}`.
 
 ## Intended use and known limits
 Classifies periodic variable-star light curves into {', '.join(classes)} from raw time/flux/flux_err.

@@ -282,6 +282,24 @@ def run_search(
     return result
 
 
+def refit_on_train_and_val(train: Dataset, val: Dataset, *, hp: dict, n_classes: int, params: FamilySearchParams,
+                           seed: int, family: str) -> object:
+    """The best hyperparameters fitted once more on train + validation, for the model that is registered.
+
+    The search needed the validation split to compare trials; once they are compared it is ~20% more
+    labelled stars (15 more δ Scuti in Catalina SSS's 102). Only for families that train without a
+    validation split (``Family.refits``); the test split the gates read is never touched.
+    """
+    fam = get_family(family)
+    if not fam.refits:
+        raise ValueError(f"family {family} stops early on its validation split, so it cannot be refitted "
+                         f"on train + validation: set search.{family}.refit to false")
+    both = Dataset(folded=np.concatenate([train.folded, val.folded]), aux=np.concatenate([train.aux, val.aux]),
+                   y=np.concatenate([train.y, val.y]))
+    nothing = Dataset(folded=both.folded[:0], aux=both.aux[:0], y=both.y[:0])
+    return fam.fit(hp, both, nothing, search=params, n_classes=n_classes, seed=seed, options=params.options).model
+
+
 def save_optuna_plots(study_name: str, storage: str, folder: Path) -> list[Path]:
     """Optimisation history and parameter importances as files (logged to MLflow by the caller)."""
     import matplotlib
