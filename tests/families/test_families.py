@@ -141,3 +141,23 @@ def test_baseline_refit_uses_train_and_validation_and_deep_families_refuse(curve
     with pytest.raises(ValueError, match="conv_bilstm stops early on its validation split"):
         refit_on_train_and_val(train, val, hp=hp, n_classes=len(CLASSES), params=params.search.conv_bilstm,
                                seed=1, family="conv_bilstm")
+
+
+def test_baseline_features_are_cached_inside_a_training(curves, params, tmp_path):
+    """The refit reads the search workers' feature matrices instead of searching every period again."""
+    from lcml.features.extract import feature_cache, featurize_many
+
+    fam = get_family("baseline")
+    some = curves[0][:12]
+    plain, _ = fam.inputs(some, params.features, {"n_jobs": 1})
+    with feature_cache(tmp_path):
+        first, _ = fam.inputs(some, params.features, {"n_jobs": 1})
+        stored = sorted(tmp_path.glob("*.npz"))
+        again, _ = fam.inputs(some, params.features, {"n_jobs": 1})
+        featurize_many(some, params.features)  # another family's features of the same curves: its own entry
+    assert len(stored) == 1 and len(list(tmp_path.glob("*.npz"))) == 2
+    assert np.array_equal(first, plain) and np.array_equal(again, plain)
+    # what the cache holds is what is served: overwrite it and the next read returns it
+    np.savez(stored[0], x=np.zeros_like(plain, dtype=np.float64))
+    with feature_cache(tmp_path):
+        assert not fam.inputs(some, params.features, {"n_jobs": 1})[0].any()

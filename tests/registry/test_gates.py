@@ -107,6 +107,14 @@ def test_recall_floor_on_few_test_objects_fails_only_when_the_interval_lies_belo
     assert not evaluate_gates(_rare_metrics(2, 15), None, gates).passed
     assert evaluate_gates(_rare_metrics(3, 15), None, gates).passed
 
+    # a low floor's interval reaches above 0 of 16, but a class never recognised was given up
+    low_floor = GateParams(floors={}, class_recall_floors={"T2CEP": 0.1}, min_improvement=0.01)
+    assert wilson_interval(0, 16)[1] > 0.1
+    never = evaluate_gates(_rare_metrics(0, 16), None, low_floor)
+    assert not never.passed
+    assert never.reasons == ["recall of T2CEP 0.000 below floor 0.100: not one of 16 test objects recognised"]
+    assert evaluate_gates(_rare_metrics(1, 16), None, low_floor).warnings  # 1 of 16: below 0.1, passes, warned
+
     strict = gates.model_copy(update={"recall_min_support": 0})  # 0: always the point estimate
     assert not evaluate_gates(_rare_metrics(5, 15), None, strict).passed
     above = evaluate_gates(_rare_metrics(8, 15), None, gates)

@@ -24,7 +24,10 @@ class BaselineFamily(Family):
     refits = True
 
     def inputs(self, curves, features, options: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        import json
+
         from lcml.features.baseline import FEATURE_NAMES, baseline_matrix
+        from lcml.features.extract import cached
 
         p = features.period
         curves = list(curves)
@@ -34,9 +37,11 @@ class BaselineFamily(Family):
         folded = bool(getattr(features, "folded", False))
         # A folded curve costs ~1 ms (no period search): starting worker processes would cost more.
         n_jobs = 1 if folded else int((options or {}).get("n_jobs", 1))
-        x = baseline_matrix(curves, min_period=p.min_period_days, max_period=p.max_period_days,
-                            oversample=p.oversample, periods=[1.0] * len(curves) if folded else None,
-                            prewhiten=not folded, n_jobs=n_jobs)
+        settings = dict(min_period=p.min_period_days, max_period=p.max_period_days, oversample=p.oversample,
+                        prewhiten=not folded)
+        # inside feature_cache (a training): the search workers' matrices serve the refit
+        x = cached(curves, json.dumps({"baseline": FEATURE_NAMES, "folded": folded, **settings}), lambda: {
+            "x": baseline_matrix(curves, **settings, periods=[1.0] * len(curves) if folded else None, n_jobs=n_jobs)})["x"]
         return x.astype(np.float32), np.zeros((len(x), 0), np.float32)
 
     def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None) -> Fitted:

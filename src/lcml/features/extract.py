@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -92,26 +92,40 @@ def featurize_many(
     the families of one training (Conv+BiLSTM, Swin, AstroM3's aux) search each period once.
     """
     curves = list(curves)
+
+    def compute() -> dict[str, np.ndarray]:
+        folded, aux = [], []
+        for t, f, e in curves:
+            x, a = featurize(t, f, e, params)
+            folded.append(x)
+            aux.append(a)
+        if not folded:
+            return {"folded": np.zeros((0, params.fold_length), np.float32),
+                    "aux": np.zeros((0, len(AUX_FEATURES)), np.float32)}
+        return {"folded": np.stack(folded), "aux": np.stack(aux)}
+
+    out = cached(curves, params.model_dump_json(), compute)
+    return out["folded"], out["aux"]
+
+
+def cached(curves: list, settings: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``compute()``'s arrays, stored inside :func:`feature_cache` under a hash of ``curves`` and ``settings``.
+
+    ``settings`` must name everything else the arrays depend on (feature parameters, feature names), so
+    that two families computing different features from the same curves never share an entry.
+    """
     folder = _CACHE.get()
-    path = None
-    if folder is not None and curves:
-        path = folder / f"{_key(curves, params)}.npz"
-        if path.is_file():
-            with np.load(path) as stored:
-                return stored["folded"], stored["aux"]
-    folded, aux = [], []
-    for t, f, e in curves:
-        x, a = featurize(t, f, e, params)
-        folded.append(x)
-        aux.append(a)
-    if not folded:
-        return np.zeros((0, params.fold_length), np.float32), np.zeros((0, len(AUX_FEATURES)), np.float32)
-    out = np.stack(folded), np.stack(aux)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(partial, folded=out[0], aux=out[1])
-        os.replace(partial, path)  # atomic: parallel workers never read half a file
+    if folder is None or not curves:
+        return compute()
+    path = folder / f"{_key(curves, settings)}.npz"
+    if path.is_file():
+        with np.load(path) as stored:
+            return {k: stored[k] for k in stored.files}
+    out = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(partial, **out)
+    os.replace(partial, path)  # atomic: parallel workers never read half a file
     return out
 
 
@@ -120,7 +134,7 @@ _CACHE: ContextVar[Path | None] = ContextVar("lcml_feature_cache", default=None)
 
 @contextmanager
 def feature_cache(folder: Path | None) -> Iterator[None]:
-    """Cache :func:`featurize_many` results in ``folder`` (``None``: no cache) inside this block."""
+    """Cache feature arrays (:func:`featurize_many`, :func:`cached`) in ``folder`` (``None``: none) inside this block."""
     token = _CACHE.set(Path(folder) if folder is not None else None)
     try:
         yield
@@ -128,8 +142,8 @@ def feature_cache(folder: Path | None) -> Iterator[None]:
         _CACHE.reset(token)
 
 
-def _key(curves: list, params: FeatureParams) -> str:
-    digest = hashlib.sha256(params.model_dump_json().encode())
+def _key(curves: list, settings: str) -> str:
+    digest = hashlib.sha256(settings.encode())
     for t, f, e in curves:
         for values in (t, f, e):
             digest.update(b"|" if values is None else np.ascontiguousarray(values, np.float64).tobytes())

@@ -80,8 +80,9 @@ def _recall_check(cls: str, value: float | None, support: float | None, floor: f
     With at least ``min_support`` test objects of the class the point estimate decides. With fewer,
     one object more or less moves the recall by 1/n (0.07 for 15 objects) and the point estimate
     would pass or fail a good model by chance; the floor then fails only when the whole 95% Wilson
-    interval lies below it, i.e. when the test split shows the class was given up. Passing below the
-    floor on such evidence is recorded as a warning, never silently.
+    interval lies below it, i.e. when the test split shows the class was given up, or when not one
+    test object of the class is recognised (a low floor, 0.1 on 16 objects, would otherwise forgive a
+    recall of 0). Passing below the floor on such evidence is recorded as a warning, never silently.
     """
     from lcml.evaluation import wilson_interval  # scikit-learn behind it: not at DAG parse time
 
@@ -105,6 +106,9 @@ def _recall_check(cls: str, value: float | None, support: float | None, floor: f
     if high < floor:
         return {**check, "passed": False,
                 "detail": f"recall of {cls} {value:.3f} below floor {floor:.3f}: {counted}, wholly below the floor"}
+    if hits == 0:
+        return {**check, "passed": False,
+                "detail": f"recall of {cls} 0.000 below floor {floor:.3f}: not one of {n} test objects recognised"}
     detail = (f"recall of {cls} {value:.3f} below floor {floor:.3f} on weak evidence: {counted} reaches the floor "
               f"(under {min_support} test objects, the floor fails only when the interval lies below it)")
     return {**check, "passed": True, "detail": detail, "warning": detail}
