@@ -39,9 +39,13 @@ class BaselineFamily(Family):
         n_jobs = 1 if folded else int((options or {}).get("n_jobs", 1))
         settings = dict(min_period=p.min_period_days, max_period=p.max_period_days, oversample=p.oversample,
                         prewhiten=not folded)
+        periods = [1.0] * len(curves) if folded else None
+
+        def compute() -> dict[str, np.ndarray]:
+            return {"x": baseline_matrix(curves, **settings, periods=periods, n_jobs=n_jobs)}
+
         # inside feature_cache (a training): the search workers' matrices serve the refit
-        x = cached(curves, json.dumps({"baseline": FEATURE_NAMES, "folded": folded, **settings}), lambda: {
-            "x": baseline_matrix(curves, **settings, periods=[1.0] * len(curves) if folded else None, n_jobs=n_jobs)})["x"]
+        x = cached(curves, json.dumps({"baseline": FEATURE_NAMES, "folded": folded, **settings}), compute)["x"]
         return x.astype(np.float32), np.zeros((len(x), 0), np.float32)
 
     def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None) -> Fitted:

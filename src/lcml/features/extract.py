@@ -134,7 +134,7 @@ _CACHE: ContextVar[Path | None] = ContextVar("lcml_feature_cache", default=None)
 
 @contextmanager
 def feature_cache(folder: Path | None) -> Iterator[None]:
-    """Cache feature arrays (:func:`featurize_many`, :func:`cached`) in ``folder`` (``None``: none) inside this block."""
+    """Inside this block, :func:`featurize_many` and :func:`cached` keep their arrays in ``folder`` (``None``: off)."""
     token = _CACHE.set(Path(folder) if folder is not None else None)
     try:
         yield
