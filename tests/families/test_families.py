@@ -161,3 +161,29 @@ def test_baseline_features_are_cached_inside_a_training(curves, params, tmp_path
     np.savez(stored[0], x=np.zeros_like(plain, dtype=np.float64))
     with feature_cache(tmp_path):
         assert not fam.inputs(some, params.features, {"n_jobs": 1})[0].any()
+
+
+def test_baseline_stops_early_unless_the_held_out_slice_cannot_hold_every_class(curves, params):
+    from lcml.families.baseline import _early_stopping
+
+    fam = get_family("baseline")
+    x, aux = fam.inputs(curves[0], params.features, {"n_jobs": 1})
+    y = curves[1]
+    hp = {"max_iter": 200, "learning_rate": 0.3}
+    fitted = fam.fit(hp, Dataset(x, aux, y), Dataset(x[:0], aux[:0], y[:0]), search=params.search.baseline,
+                     n_classes=len(CLASSES), seed=0, options={"early_stopping": True})
+    assert fitted.architecture["early_stopping"] and fitted.model.model.do_early_stopping_
+    assert fitted.model.model.n_iter_ < 200  # stopped on the held-out slice
+    off = fam.fit(hp, Dataset(x, aux, y), Dataset(x[:0], aux[:0], y[:0]), search=params.search.baseline,
+                  n_classes=len(CLASSES), seed=0, options={"early_stopping": False})
+    assert not off.architecture["early_stopping"] and off.model.model.n_iter_ == 200
+    # a class with one star cannot be split off in a stratified slice: train without, do not fail
+    y_one = y.copy()
+    y_one[y_one == y_one[0]] = y_one[1] if y_one[1] != y_one[0] else y_one[2]
+    y_one[0] = y[0]  # exactly one star of y[0]'s class
+    assert (y_one == y[0]).sum() == 1 and not _early_stopping(y_one, True)
+    fitted = fam.fit(hp, Dataset(x, aux, y_one), Dataset(x[:0], aux[:0], y[:0]), search=params.search.baseline,
+                     n_classes=len(CLASSES), seed=0, options={"early_stopping": True})
+    assert not fitted.architecture["early_stopping"]
+    assert not _early_stopping(np.array([0, 0, 1, 1, 2, 2]), True)  # 10% of 6 stars cannot hold 3 classes
+    assert _early_stopping(np.repeat([0, 1, 2], 10), True) and not _early_stopping(np.repeat([0, 1, 2], 10), False)
