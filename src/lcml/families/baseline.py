@@ -103,13 +103,15 @@ def _early_stopping(y: np.ndarray, wanted: bool) -> bool:
     """Stop boosting on a held-out slice of the training data, whenever that slice can hold every class.
 
     scikit-learn's default ('auto') switches early stopping on only above 10,000 samples, so the same
-    search overfitted CRTS (4,900 training stars, up to 400 iterations) but not Catalina SSS (13,700).
-    With one fixed set of hyperparameters, 5-fold CV balanced accuracy on CRTS's train + validation
-    stars rose from 0.651 to 0.672 with it, and on Catalina SSS's it is 0.766 against 0.719 without;
-    the simulated demo release is unchanged (0.914-0.924 either way). The slice is stratified, so it needs two objects of every
-    class and at least one slot per class; tiny training sets (tests, CI) train without it.
+    search overfitted CRTS (4,900 stars in train + validation, up to 400 iterations) but not Catalina
+    SSS (13,700). With one fixed set of hyperparameters, 5-fold CV balanced accuracy on CRTS's train +
+    validation stars rose from 0.651 to 0.672 with it, and on Catalina SSS's it is 0.766 against 0.719
+    without; on the simulated demo release it changes nothing (0.914-0.924 either way). The slice is
+    stratified, so it needs two objects of every class and one slot per class; tiny training sets
+    (tests, CI) train without it.
     """
-    present = np.bincount(y)[np.bincount(y) > 0]
+    counts = np.bincount(y)
+    present = counts[counts > 0]
     return wanted and present.size > 0 and int(present.min()) >= 2 and (
         math.ceil(VALIDATION_FRACTION * len(y)) >= present.size)
 
