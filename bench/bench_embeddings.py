@@ -8,7 +8,7 @@ Measures
   points, GalSpecNet over 2575 bins, 512-unit metadata MLP, 512-d embedding), on randomly
   initialised weights (speed does not depend on them);
 * for a table of ``--table`` random 512-d embeddings: the time to build an
-  :class:`~lcml.embeddings.EmbeddingIndex`, the latency of one :func:`~lcml.embeddings.similar`
+  :class:`~lcml.serving.embeddings.EmbeddingIndex`, the latency of one :func:`~lcml.serving.embeddings.similar`
   query (k=10) and the per-query cost when 1,000 vectors are searched in one call.
 
 Timings are the best of ``--repeat`` runs (the least disturbed by other load), once per entry of
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from lcml.embeddings import EmbeddingIndex, make_table, similar
+from lcml.serving.embeddings import EmbeddingIndex, make_table, similar
 from lcml.models.astrom3 import AstroM3, AstroM3Config, resample_spectrum, spectrum_grid
 from lcml.training.clip import MultimodalData, embed
 

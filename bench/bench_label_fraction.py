@@ -1,6 +1,6 @@
 """AstroM3 label-fraction study: how much does CLIP pretraining help when few objects are labelled?
 
-Runs :func:`lcml.label_study.label_fraction_study` on two datasets, each in a throw-away project
+Runs :func:`lcml.studies.label_fraction.label_fraction_study` on two datasets, each in a throw-away project
 (temporary ``LCML_HOME``, its own SQLite MLflow; the user's state is never touched):
 
 * **sim** — a simulated AstroM3 release (``astrom3/sim-v1`` built by
@@ -76,7 +76,7 @@ def _release_summary(release: str) -> dict:
 def _run(name: str, release: str, args: argparse.Namespace, build_s: float) -> dict:
     import pandas as pd
 
-    from lcml.label_study import gain_summary, label_fraction_study, load_study_data
+    from lcml.studies.label_fraction import gain_summary, label_fraction_study, load_study_data
 
     t0 = time.perf_counter()
     data = load_study_data(release, embed_dim=args.embed_dim, config={"max_points": args.max_points},
@@ -154,7 +154,7 @@ def main() -> None:
             "finetune_epochs": args.finetune_epochs, "min_steps": args.min_steps, "pretrain_lr": args.pretrain_lr,
             "finetune_lr": args.finetune_lr, "pretrain_batch_size": 128, "finetune_batch_size": 64,
             "embed_dim": args.embed_dim, "max_points": args.max_points,
-            "encoders": "lcml.label_study.study_config: 2-layer 64-d transformer (ff 128), 16-16-16 CNN over 640 "
+            "encoders": "lcml.studies.label_fraction.study_config: 2-layer 64-d transformer (ff 128), 16-16-16 CNN over 640 "
                         "spectrum bins, 2x128 metadata MLP",
             "val_labels": "fraction (validation labels subsampled at the same fraction pick the best epoch)",
             "split": "the release's own train/val/test (data.split 0.70/0.15/0.15 by object-id hash)",

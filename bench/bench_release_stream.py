@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 def build(n_objects: int, chunk: int, duration_days: float, root: Path) -> dict:
     from lcml.config import Paths
     from lcml.data import release as rel
-    from lcml.data.simulate import simulate_kepler
+    from lcml.data.simulate.lightcurves import simulate_kepler
 
     os.environ["LCML_PROJECT_DIR"] = str(root)
     os.environ["LCML_HOME"] = str(root / ".lcml")

@@ -34,7 +34,7 @@ import re
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from lcml.assets import SURVEYS, release_asset
+from lcml.assets import release_assets
 
 
 def _opts(context) -> dict:
@@ -48,7 +48,7 @@ def _tag(context) -> str:
 
 @dag(
     dag_id="retrain_classifiers",
-    schedule=[release_asset(s) for s in SURVEYS],  # any survey's new release (or a manual trigger)
+    schedule=release_assets(),  # any survey's new release (or a manual trigger)
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Metadata, Param, dag, task
 
-from lcml.assets import SURVEYS, release_asset
+from lcml.assets import release_asset, release_assets
 
 
 @dag(
@@ -62,13 +62,12 @@ def survey_release():
 
         return pipeline.publish(release, profile=context["params"].get("profile") or None)
 
-    @task(outlets=[release_asset(s) for s in SURVEYS])
+    @task(outlets=release_assets())
     def announce(release: str, published: dict):
-        survey = release.split("/")[0]
-        if survey not in SURVEYS:
-            raise ValueError(f"no Asset for survey {survey!r}; known: {', '.join(SURVEYS)}")
-        yield Metadata(release_asset(survey), {"release": release, "data_md5": published["data_md5"],
-                                               "manifest_hash": published["manifest_hash"]})
+        from lcml import pipeline
+
+        survey, extra = pipeline.announcement(release, published)
+        yield Metadata(release_asset(survey), extra)
 
     release = ingest()
     published = publish(release, validate(release))

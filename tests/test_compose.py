@@ -24,14 +24,14 @@ AIRFLOW_DOCKERFILE = "docker/airflow/Dockerfile"
 
 #: Variables lcml reads that the stack deliberately does not set for the Airflow services.
 ENV_NOT_NEEDED_IN_STACK = {
-    # lcml.orchestration prepends the venv's bin for `airflow standalone`; the image sets PATH itself
+    # lcml.pipeline.airflow prepends the venv's bin for `airflow standalone`; the image sets PATH itself
     "PATH",
     # binds the local `airflow standalone` to 127.0.0.1; in a container the api-server must listen on
     # all interfaces (its default) and the published port is bound to 127.0.0.1 instead
     "AIRFLOW__API__HOST",
     # has a default, <LCML_PROJECT_DIR>/params.yaml, which is the repository's params.yaml (mounted)
     "LCML_PARAMS",
-    # lcml.pipeline.setup_mlflow only saves and restores it (MLflow exports it); never needs a value
+    # lcml.tracking.setup_mlflow only saves and restores it (MLflow exports it); never needs a value
     "MLFLOW_EXPERIMENT_ID",
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Print per-class period and amplitude quantile tables for :mod:`lcml.data.priors`.
+"""Print per-class period and amplitude quantile tables for :mod:`lcml.data.simulate.priors`.
 
 Run from the repository root::
 

@@ -1,12 +1,12 @@
 """Airflow Assets: one per survey; `survey_release` emits it, `retrain_classifiers` is scheduled on it.
 
-Light on purpose (only ``airflow.sdk``): DAG files import it at parse time.
+Light on purpose (only ``airflow.sdk`` and :mod:`lcml.surveys`): DAG files import it at parse time.
+Every survey of :data:`lcml.surveys.SURVEYS` has an Asset, so every release can be announced.
 """
 
 from __future__ import annotations
 
-#: Surveys whose releases trigger retraining.
-SURVEYS = ("kepler", "k2", "catalina-sss", "crts")
+from lcml.surveys import SURVEYS
 
 
 def release_asset(survey: str):
@@ -14,6 +14,11 @@ def release_asset(survey: str):
     from airflow.sdk import Asset
 
     return Asset(name=f"lcml-release-{survey}", uri=f"lcml://releases/{survey}")
+
+
+def release_assets() -> list:
+    """One Asset per survey: what ``survey_release`` may update and ``retrain_classifiers`` is scheduled on."""
+    return [release_asset(s) for s in SURVEYS]
 
 
 def release_from_events(context) -> str | None:

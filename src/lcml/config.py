@@ -150,9 +150,14 @@ class SearchParams(_Strict):
     baseline: FamilySearchParams | None = None
     astrom3: FamilySearchParams | None = None
 
+    @classmethod
+    def family_names(cls) -> tuple[str, ...]:
+        """The model families lcml has: one section each (the one list; :data:`lcml.families.FAMILIES`)."""
+        return tuple(name for name in cls.model_fields if name not in ("families", "workers"))
+
     @model_validator(mode="after")
     def _families_have_sections(self) -> "SearchParams":
-        known = ("conv_bilstm", "swin", "baseline", "astrom3")
+        known = self.family_names()
         for family in self.families:
             if family not in known:
                 raise ValueError(f"unknown family {family!r} ({', '.join(known)})")
@@ -335,3 +340,11 @@ class Paths:
         for folder in (self.home, self.reports, self.mlflow_artifacts, self.releases):
             folder.mkdir(parents=True, exist_ok=True)
         return self
+
+
+def context(profile: str | None = None, overrides: dict | None = None) -> tuple[Params, Paths]:
+    """Parameters (profile and overrides applied) and state paths, with the state folders created.
+
+    What every flow of :mod:`lcml.pipeline` starts from; the one place a profile becomes settings.
+    """
+    return load_params(profile=profile, overrides=overrides), Paths.from_env().ensure()

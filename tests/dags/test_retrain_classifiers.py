@@ -37,10 +37,25 @@ def test_dag_file_parses_without_heavy_imports(dag_id):
 def test_retrain_is_scheduled_on_release_assets(dags):
     from lcml.assets import release_asset
 
+    from lcml.surveys import SURVEYS
+
     retrain = dags.get_dag("retrain_classifiers")
-    assert release_asset("kepler") in retrain.timetable.asset_condition.objects
     outlets = dags.get_dag("survey_release").get_task("announce").outlets
-    assert release_asset("kepler") in outlets
+    for survey in SURVEYS:  # every survey of the one table can be announced and retrains
+        assert release_asset(survey) in retrain.timetable.asset_condition.objects
+        assert release_asset(survey) in outlets
+
+
+def test_dag_runs_the_steps_lcml_train_runs(dags):
+    from lcml.pipeline.retrain import STEPS
+
+    dag = dags.get_dag("retrain_classifiers")
+    steps = [t for t in STEPS if t in dag.task_ids]
+    assert steps == list(STEPS)  # every step of the in-process flow is a task of the DAG
+    order = {t: i for i, t in enumerate(STEPS)}
+    for task_id in STEPS[1:]:
+        upstream = {u for u in dag.get_task(task_id).get_flat_relative_ids(upstream=True) if u in order}
+        assert upstream and max(order[u] for u in upstream) < order[task_id], task_id
 
 
 def test_release_from_events_picks_newest_announced_release():
@@ -148,7 +163,7 @@ def test_broken_release_stops_before_training_and_keeps_champion(dag_project, da
 
 def test_new_release_retrains_with_drift_report_and_gates(dag_project, dag):
     """v2: more stars, longer and noisier curves; promoted only if it passes the gates."""
-    from lcml.data.simulate import simulate_kepler
+    from lcml.data.simulate.lightcurves import simulate_kepler
 
     paths = Paths.from_env()
     client = MlflowClient(paths.mlflow_tracking_uri)

@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from lcml.config import Paths
-from lcml.orchestration import airflow_bin, airflow_env
+from lcml.pipeline.airflow import airflow_bin, airflow_env
 from lcml.registry.promote import CHAMPION, alias_version
 
 from ..conftest import free_port, make_project, postgres_database, wait_for_http

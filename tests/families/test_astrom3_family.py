@@ -9,6 +9,7 @@ import torch
 from lcml.config import FamilySearchParams, FeatureParams, PeriodParams
 from lcml.errors import InputError
 from lcml.families.astrom3 import AstroM3Family
+from lcml.families.fitting import fitter
 from lcml.models.astrom3 import AstroM3, AstroM3Config
 from lcml.training.loop import Dataset
 
@@ -52,13 +53,13 @@ def split():
 def scratch(split):
     seen = []
     search = SEARCH.model_copy(update={"epochs": 8, "patience": 8})
-    fitted = AstroM3Family().fit({"lr": 3e-3, "dropout": 0.1}, *split, search=search, n_classes=2, seed=0,
+    fitted = fitter("astrom3").fit({"lr": 3e-3, "dropout": 0.1}, *split, search=search, n_classes=2, seed=0,
                                  options=OPTIONS, report=lambda e, m: seen.append((e, m)))
     return fitted, seen
 
 
 def test_inputs_are_padded_cleaned_points_and_light_curve_aux():
-    from lcml.data.simulate import simulate_kepler
+    from lcml.data.simulate.lightcurves import simulate_kepler
 
     frame = simulate_kepler(6, seed=1, duration_days=30).lightcurves.to_pandas()  # ~1400 points each
     curves = list(zip(frame["time"], frame["flux"], frame["flux_err"]))
@@ -110,7 +111,7 @@ def test_patience_stops_early_and_report_can_prune(split):
         pass
 
     seen = []
-    fitted = AstroM3Family().fit({"lr": 0.0}, *split, search=SEARCH.model_copy(update={"epochs": 5, "patience": 1}),
+    fitted = fitter("astrom3").fit({"lr": 0.0}, *split, search=SEARCH.model_copy(update={"epochs": 5, "patience": 1}),
                                  n_classes=2, seed=0, options=OPTIONS, report=lambda e, m: seen.append(e))
     assert seen == [0, 1] and fitted.best_epoch == 0  # lr 0: epoch 1 cannot improve
 
@@ -118,11 +119,11 @@ def test_patience_stops_early_and_report_can_prune(split):
         raise Pruned
 
     with pytest.raises(Pruned):
-        AstroM3Family().fit({"lr": 1e-3}, *split, search=SEARCH, n_classes=2, seed=0, options=OPTIONS, report=prune)
+        fitter("astrom3").fit({"lr": 1e-3}, *split, search=SEARCH, n_classes=2, seed=0, options=OPTIONS, report=prune)
 
 
 def write_encoder(folder, split):
-    """One epoch of CLIP pretraining on photometry + metadata, saved as ``lcml.pretrain`` logs it."""
+    """One epoch of CLIP pretraining on photometry + metadata, saved as ``lcml.pipeline.pretrain`` logs it."""
     from safetensors.torch import save_file
 
     from lcml.models.astrom3 import Standardizer
@@ -148,7 +149,7 @@ def test_clip_init_starts_from_the_pretrained_photometry_encoder(split, tmp_path
     encoder = write_encoder(folder, split)
     options = {**OPTIONS, "init": "clip", "encoder": str(folder)}
     # lr 0: AdamW neither steps nor decays, so the fitted encoder must be the pretrained one
-    fitted = AstroM3Family().fit({"lr": 0.0}, *split, search=SEARCH.model_copy(update={"epochs": 1}), n_classes=2,
+    fitted = fitter("astrom3").fit({"lr": 0.0}, *split, search=SEARCH.model_copy(update={"epochs": 1}), n_classes=2,
                                  seed=0, options=options)
     assert AstroM3Config.from_dict(json.loads(json.dumps(fitted.architecture))["config"]) == ENCODER_CFG
     assert fitted.architecture["init"] == "clip"
@@ -156,7 +157,7 @@ def test_clip_init_starts_from_the_pretrained_photometry_encoder(split, tmp_path
     tuned = fitted.model.backbone.encoders["photometry"].state_dict()
     assert pretrained.keys() == tuned.keys() and all(torch.equal(pretrained[k], tuned[k].cpu()) for k in pretrained)
     # and a real step moves it away
-    moved = AstroM3Family().fit({"lr": 1e-2}, *split, search=SEARCH.model_copy(update={"epochs": 1}), n_classes=2,
+    moved = fitter("astrom3").fit({"lr": 1e-2}, *split, search=SEARCH.model_copy(update={"epochs": 1}), n_classes=2,
                                 seed=0, options=options)
     assert not torch.equal(moved.model.backbone.encoders["photometry"].point.weight.cpu(),
                            pretrained["point.weight"])
@@ -187,7 +188,7 @@ def test_clip_encoder_from_an_mlflow_run(split, tmp_path, monkeypatch):
 
 
 def test_missing_or_invalid_encoder_is_an_input_error(split, tmp_path):
-    fam = AstroM3Family()
+    fam = fitter("astrom3")
     missing = tmp_path / "no-such-encoder"
     with pytest.raises(InputError, match="no-such-encoder"):
         fam.fit({"lr": 1e-3}, *split, search=SEARCH, n_classes=2, seed=0,
@@ -208,7 +209,7 @@ def test_family_aux_is_what_clip_pretraining_feeds_in_the_same_order():
     """A CLIP encoder's aux weights were trained on the study's columns: the family must feed the same."""
     import pandas as pd
 
-    from lcml.label_study import light_curve_aux
+    from lcml.training.multimodal import light_curve_aux
 
     curves, _ = two_classes(6, seed=3)
     _, aux = AstroM3Family().inputs(curves, FEATURES, OPTIONS)

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from lcml.config import load_params
-from lcml.data.schema import classes_for
-from lcml.data.simulate import simulate_kepler
-from lcml.families import FAMILIES, get_family, suggest_from_space
+from lcml.surveys import classes_for
+from lcml.data.simulate.lightcurves import simulate_kepler
+from lcml.families import FAMILIES, get_family
+from lcml.families.fitting import fitter
+from lcml.training.search import suggest_from_space
 from lcml.training.loop import Dataset
 
 CLASSES = list(classes_for("kepler"))
@@ -39,7 +41,7 @@ def small(family: str, params):
 def test_family_trains_saves_and_loads_the_same_model(family, curves, params, tmp_path):
     import optuna
 
-    fam = get_family(family)
+    fam = fitter(family)
     search = small(family, params)
     x, aux = fam.inputs(curves[0], params.features, search.options)
     assert len(x) == len(aux) == len(curves[0]) and np.isfinite(aux).all()
@@ -91,7 +93,7 @@ def test_baseline_loader_trusts_only_the_tree_predictor(curves, params, tmp_path
 
     from lcml.families.baseline import TRUSTED_TYPES
 
-    fam = get_family("baseline")
+    fam = fitter("baseline")
     x, aux = fam.inputs(curves[0][:40], params.features, {"n_jobs": 1})
     y = curves[1][:40]
     fitted = fam.fit({"max_iter": 20}, Dataset(x, aux, y), Dataset(x, aux, y), search=params.search.baseline,
@@ -109,7 +111,7 @@ def test_baseline_model_from_before_appended_features_still_scores(curves, param
     one that expects more columns than lcml computes is refused with an explanation."""
     from lcml.features.baseline import FEATURE_NAMES
 
-    fam = get_family("baseline")
+    fam = fitter("baseline")
     x, aux = fam.inputs(curves[0][:40], params.features, {"n_jobs": 1})
     y = curves[1][:40]
     assert x.shape[1] == len(FEATURE_NAMES)
@@ -124,14 +126,14 @@ def test_baseline_model_from_before_appended_features_still_scores(curves, param
 def test_baseline_refit_uses_train_and_validation_and_deep_families_refuse(curves, params):
     from lcml.training.search import refit_on_train_and_val
 
-    fam = get_family("baseline")
+    fam = fitter("baseline")
     search = params.search.baseline
     x, aux = fam.inputs(curves[0], params.features, {"n_jobs": 1})
     y = curves[1]
     train, val = Dataset(x[:60], aux[:60], y[:60]), Dataset(x[60:], aux[60:], y[60:])
     hp = {"max_iter": 30, "learning_rate": 0.1}
     refitted = refit_on_train_and_val(train, val, hp=hp, n_classes=len(CLASSES), params=search, seed=1,
-                                      family="baseline")
+                                      family=fitter("baseline"))
     direct = fam.fit(hp, Dataset(x, aux, y), Dataset(x[:0], aux[:0], y[:0]), search=search,
                      n_classes=len(CLASSES), seed=1, options={}).model
     only_train = fam.fit(hp, train, val, search=search, n_classes=len(CLASSES), seed=1, options={}).model
@@ -140,14 +142,14 @@ def test_baseline_refit_uses_train_and_validation_and_deep_families_refuse(curve
     assert not np.allclose(proba, fam.predict_proba(only_train, x, aux))  # the validation stars were learnt
     with pytest.raises(ValueError, match="conv_bilstm stops early on its validation split"):
         refit_on_train_and_val(train, val, hp=hp, n_classes=len(CLASSES), params=params.search.conv_bilstm,
-                               seed=1, family="conv_bilstm")
+                               seed=1, family=fitter("conv_bilstm"))
 
 
 def test_baseline_features_are_cached_inside_a_training(curves, params, tmp_path):
     """The refit reads the search workers' feature matrices instead of searching every period again."""
     from lcml.features.extract import feature_cache, featurize_many
 
-    fam = get_family("baseline")
+    fam = fitter("baseline")
     some = curves[0][:12]
     plain, _ = fam.inputs(some, params.features, {"n_jobs": 1})
     with feature_cache(tmp_path):
@@ -164,9 +166,9 @@ def test_baseline_features_are_cached_inside_a_training(curves, params, tmp_path
 
 
 def test_baseline_stops_early_unless_the_held_out_slice_cannot_hold_every_class(curves, params):
-    from lcml.families.baseline import _early_stopping
+    from lcml.families.fitting import _early_stopping
 
-    fam = get_family("baseline")
+    fam = fitter("baseline")
     x, aux = fam.inputs(curves[0], params.features, {"n_jobs": 1})
     y = curves[1]
     hp = {"max_iter": 200, "learning_rate": 0.3}

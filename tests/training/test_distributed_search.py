@@ -10,6 +10,7 @@ import optuna
 from optuna.trial import TrialState
 
 from lcml.config import FamilySearchParams
+from lcml.families.fitting import fitter
 from lcml.training.search import run_search
 
 from .test_loop import toy
@@ -31,7 +32,7 @@ def worker(storage, study, folder, epochs):
     mlflow.set_experiment(experiment_id=experiment)  # the nested trial runs go there too
     with mlflow.start_run():
         run_search(toy(96, 0), toy(32, 1), n_classes=2, params=search_params(epochs), study_name=study,
-                   storage=storage, checkpoints=folder / "checkpoints")
+                   storage=storage, checkpoints=folder / "checkpoints", family=fitter("conv_bilstm"))
 
 
 def start(ctx, storage, study, folder, epochs=3):
@@ -62,7 +63,9 @@ def test_killed_worker_trial_is_reclaimed(postgres_url, tmp_path):
     while True:
         try:
             study = optuna.load_study(study_name="reclaim", storage=storage)
-            if any(t.state == TrialState.RUNNING for t in study.trials):
+            # mid-trial: RUNNING with its hyperparameters drawn (a worker killed before it draws them
+            # leaves a trial with nothing to repeat, and the retry samples afresh)
+            if any(t.state == TrialState.RUNNING and t.params for t in study.trials):
                 break
         except KeyError:  # study not created yet
             pass

@@ -1,7 +1,8 @@
 """From a survey's files to a release: pick the reader, apply labels, write the release.
 
 ``lcml data release SURVEY --source PATH`` calls :func:`ingest` then :func:`build_release`. Which
-reader runs depends on the survey and on what ``PATH`` is:
+reader runs depends on the survey and on what ``PATH`` is, as the survey's row of
+:data:`lcml.surveys.SURVEYS` says (the first of its readers that accepts the source):
 
 ===============  =============================================  =========================================
 survey           source                                         reader
@@ -10,7 +11,7 @@ kepler, k2,      folder of mission FITS files                   :func:`~lcml.dat
 tess             (labels from ``--labels CSV``)
 k2               ``k2sc_phasefolded_64bin.parquet``             :func:`~lcml.data.sources.k2.read_k2_folded`
 catalina-sss,    the shipped ``train.parquet``                  :func:`~lcml.data.sources.catalina.read_catalina_parquet`
-crts             folder / files of ``<id>.dat`` or CRTS CSV     :func:`~lcml.data.sources.catalina.read_catalina_text`
+crts             folder / files of ``<id>.dat`` or CRTS CSV     :func:`~lcml.data.sources.catalina_text.read_catalina_text`
 astrom3          AstroM3 dataset folder                         :func:`~lcml.data.sources.astrom3.read_astrom3`
 ===============  =============================================  =========================================
 """
@@ -23,11 +24,10 @@ import pandas as pd
 
 from lcml.config import Paths
 from lcml.data import release as rel
-from lcml.data.schema import TAXONOMIES
 from lcml.data.sources import Ingested
 from lcml.errors import InputError
+from lcml.surveys import survey as survey_named
 
-FITS_SURVEYS = ("kepler", "k2", "tess")
 LABEL_ID_COLUMNS = ("object_id", "kic", "epic", "tic", "id")
 
 
@@ -77,15 +77,22 @@ def ingest(survey: str, source: str | Path, *, labels: str | Path | None = None,
     source = Path(source)
     if not source.exists():
         raise InputError(f"{source}: no such file or folder")
-    if survey not in TAXONOMIES and survey != "tess":
-        raise InputError(f"unknown survey {survey!r}; known: {', '.join(sorted([*TAXONOMIES, 'tess']))}")
+    spec = survey_named(survey)
     mapping = read_labels(labels) if labels else None
-    suffix = source.name.lower()
-    samples = survey in ("catalina-sss", "crts") and source.is_file() and suffix.endswith(".parquet")
-    if limit is not None and not samples:
+    reader = spec.reader_for(source)
+    if limit is not None and not reader.sample:
         raise InputError(f"{source}: --limit samples a Catalina/CRTS Parquet file only; "
                          f"a {survey} release from this source takes every object (drop --limit)")
-    return _nothing_lost(_read(survey, source, mapping, suffix, limit, sample_seed))
+    kwargs: dict = {}
+    if reader.labels:
+        kwargs["labels"] = mapping
+    elif mapping:
+        raise InputError(f"{source}: {reader.describe} carries its own labels; drop --labels")
+    if reader.sample:
+        kwargs.update(limit=limit, sample_seed=sample_seed)
+    if reader.survey_arg:
+        kwargs["survey"] = survey
+    return _nothing_lost(reader.load()(source, **kwargs))
 
 
 def _nothing_lost(ingested: Ingested) -> Ingested:
@@ -105,34 +112,6 @@ def _nothing_lost(ingested: Ingested) -> Ingested:
                      f"rejected — {'; '.join(shown)}{more}")
 
 
-def _read(survey: str, source: Path, mapping: dict[str, str] | None, suffix: str, limit: int | None,
-          sample_seed: int | None) -> Ingested:
-    if survey in ("catalina-sss", "crts"):
-        from lcml.data.sources.catalina import read_catalina_parquet, read_catalina_text
-
-        if source.is_file() and suffix.endswith(".parquet"):
-            if mapping:
-                raise InputError(f"{source}: the Parquet file carries its own labels; drop --labels")
-            return read_catalina_parquet(source, survey=survey, limit=limit, sample_seed=sample_seed)
-        return read_catalina_text(source, labels=mapping)
-    if survey == "k2" and source.is_file() and suffix.endswith(".parquet"):
-        from lcml.data.sources.k2 import read_k2_folded
-
-        return read_k2_folded(source)
-    if survey in FITS_SURVEYS:
-        from lcml.data.sources.kepler import read_fits_folder
-
-        if not source.is_dir():
-            raise InputError(f"{source}: {survey} releases are built from a folder of mission FITS files"
-                             + (" or the K2SC phase-folded Parquet file" if survey == "k2" else ""))
-        return read_fits_folder(source, labels=mapping)
-    if survey == "astrom3":
-        from lcml.data.sources.astrom3 import read_astrom3
-
-        return read_astrom3(source)
-    raise InputError(f"no reader builds {survey!r} releases from {source}")
-
-
 def build_release(paths: Paths, rid: str, ingested: Ingested, *, merge_duplicate_times: bool = False) -> Path:
     """Write ``ingested`` as release ``rid`` (light curves, objects, spectra, rejected inputs).
 
@@ -142,7 +121,7 @@ def build_release(paths: Paths, rid: str, ingested: Ingested, *, merge_duplicate
     dropped (non-finite values, sentinels; ``objects.n_dropped_points``) are totalled there too
     (``dropped_points``), so no dropped point goes unmentioned in the manifest.
     """
-    from lcml.data.validate import merge_duplicate_times_table
+    from lcml.data.validation.validate import merge_duplicate_times_table
 
     table, objects = ingested.lightcurves, ingested.objects
     n_merged: list[int] = []

@@ -16,9 +16,11 @@ astrom3        AstroM3's photometry transformer (from scratch or CLIP weights) s
 
 from __future__ import annotations
 
-from lcml.families.base import Family, suggest_from_space
+from lcml.config import SearchParams
+from lcml.families.base import Family
 
-FAMILIES = ("conv_bilstm", "swin", "baseline", "astrom3")
+#: the families lcml has: one ``search.<family>`` section each in params.yaml (:class:`lcml.config.SearchParams`)
+FAMILIES: tuple[str, ...] = SearchParams.family_names()
 
 
 def get_family(name: str) -> Family:
@@ -42,4 +44,4 @@ def get_family(name: str) -> Family:
     raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
 
 
-__all__ = ["FAMILIES", "Family", "get_family", "suggest_from_space"]
+__all__ = ["FAMILIES", "Family", "get_family"]

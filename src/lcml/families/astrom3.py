@@ -14,7 +14,7 @@ init : {"scratch", "clip"}, default "scratch"
     sizes below.
 encoder : str
     With ``init: clip``: a folder holding ``encoder.safetensors`` and ``encoder.json`` (the layout of
-    :func:`lcml.pretrain.pretrain_release`), or an MLflow URI of one (``runs:/<id>/encoder``).
+    :func:`lcml.pipeline.pretrain.pretrain_release`), or an MLflow URI of one (``runs:/<id>/encoder``).
 embed_dim, max_points, phot_dim, phot_layers, phot_heads, phot_ff : int
     Encoder sizes from scratch (defaults 64, 200, 64, 2, 4, 128: trains on a CPU).
 freeze_encoders : bool, default False
@@ -25,7 +25,6 @@ Hyperparameters: ``lr`` (required), ``dropout`` (head, default 0.2), ``weight_de
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import re
@@ -36,7 +35,7 @@ import numpy as np
 import torch
 
 from lcml.errors import InputError
-from lcml.families.base import Fitted, TorchFamily
+from lcml.families.base import TorchFamily
 from lcml.features.extract import ASTROM3_AUX
 from lcml.models.astrom3 import AstroM3Config, Classifier, Standardizer
 
@@ -78,7 +77,7 @@ def _points(x: np.ndarray) -> list[np.ndarray]:
 
 
 def _data(model: PhotometryClassifier, x: np.ndarray, aux: np.ndarray, y: np.ndarray | None = None):
-    from lcml.training.clip import MultimodalData
+    from lcml.models.multimodal import MultimodalData
 
     return MultimodalData(lightcurves=_points(x), aux=model.standardise(aux), labels=y)
 
@@ -120,10 +119,6 @@ def load_encoder(ref: str | None) -> tuple[AstroM3Config, dict[str, torch.Tensor
     if cfg.n_aux not in (0, len(AUX)):
         raise InputError(f"CLIP encoder {ref} expects {cfg.n_aux} aux features; this family has {len(AUX)}")
     return cfg, state
-
-
-class _EarlyStop(Exception):
-    """Raised from ``finetune``'s epoch callback once validation stopped improving for ``patience`` epochs."""
 
 
 class AstroM3Family(TorchFamily):
@@ -173,51 +168,7 @@ class AstroM3Family(TorchFamily):
         model.aux_order = order  # models registered before the order was fixed (period first) keep theirs
         return model
 
-    def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None) -> Fitted:
-        from lcml.training.clip import finetune
-        from lcml.training.loop import seed_everything
-
-        seed_everything(seed)  # the head (and a scratch encoder) start from seeded weights
-        model = self.build(hp, n_classes=n_classes, x_shape=train.folded.shape[1:], n_aux=train.aux.shape[1],
-                           options=options)
-        scaler = Standardizer.fit(np.asarray(train.aux, np.float64), list(AUX))  # train split only
-        model.aux_mean.copy_(torch.from_numpy(scaler.mean))
-        model.aux_std.copy_(torch.from_numpy(scaler.std))
-        train_data = _data(model, train.folded, train.aux, train.y)
-        val_data = _data(model, val.folded, val.aux, val.y)
-
-        best = {"score": -1.0, "epoch": -1, "state": None, "stale": 0}
-
-        def on_epoch(epoch: int, entry: dict) -> None:
-            score = entry.get("val_balanced_accuracy", float("nan"))
-            score = float(score) if np.isfinite(score) else 0.0  # an empty val split scores 0, as train_model does
-            if score > best["score"]:
-                best.update(score=score, epoch=epoch, state=copy.deepcopy(model.state_dict()), stale=0)
-            else:
-                best["stale"] += 1
-            if report is not None:  # Optuna's pruner raises here; that must stop training
-                report(epoch, {"val_balanced_accuracy": score, "train_loss": float(entry["train_loss"])})
-            if best["stale"] >= search.patience:
-                raise _EarlyStop
-
-        try:
-            finetune(model, train_data, epochs=search.epochs, lr=float(hp["lr"]), batch_size=search.batch_size,
-                     seed=seed, val=val_data, weight_decay=float(hp.get("weight_decay", 0.01)),
-                     weighted=search.class_weighted, freeze_encoders=bool(options.get("freeze_encoders", False)),
-                     on_epoch=on_epoch)
-        except _EarlyStop:
-            pass  # finetune restores its best epoch only when it runs to the end
-        if best["state"] is not None:
-            model.load_state_dict(best["state"])
-        model.eval()
-        architecture = {
-            "config": model.cfg.as_dict(), "n_classes": int(n_classes), "dropout": float(hp.get("dropout", 0.2)),
-            "aux_mean": scaler.mean.tolist(), "aux_std": scaler.std.tolist(), "aux": list(AUX),
-            "init": options.get("init", "scratch"), "stored_points": int(train.folded.shape[1]),
-        }
-        return Fitted(model, best["score"], best["epoch"], architecture)
-
     def predict_proba(self, model, x, aux) -> np.ndarray:
-        from lcml.training.clip import predict_proba
+        from lcml.models.multimodal import predict_proba
 
         return predict_proba(model, _data(model, x, aux))  # centre crops; CUDA when present

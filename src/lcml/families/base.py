@@ -1,4 +1,7 @@
-"""The interface every model family implements, and the torch families' shared training."""
+"""The serving side of every model family: inputs from raw curves, save, load, predict.
+
+Nothing here trains: the fitting side is :mod:`lcml.families.fitting`, so serving never imports training.
+"""
 
 from __future__ import annotations
 
@@ -10,32 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from lcml.training.loop import Dataset
 
 Curves = Iterable[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
 Report = Callable[[int, dict], None]
-
-
-def suggest_from_space(trial, space: dict[str, Any]) -> dict[str, Any]:
-    """Sample one value per entry of a ``params.yaml`` search space.
-
-    ``[low, high]`` is an int range when both are ints, else a float range; a third item ``log``
-    samples log-uniformly, a number is the step; ``{choices: [...]}`` is categorical.
-    """
-    values: dict[str, Any] = {}
-    for name, spec in space.items():
-        if isinstance(spec, dict):
-            values[name] = trial.suggest_categorical(name, list(spec["choices"]))
-            continue
-        low, high, *extra = spec
-        log = "log" in extra
-        step = next((e for e in extra if isinstance(e, (int, float)) and not isinstance(e, bool)), None)
-        if isinstance(low, int) and isinstance(high, int) and not log:
-            values[name] = trial.suggest_int(name, low, high, step=int(step or 1))
-        else:
-            values[name] = trial.suggest_float(name, float(low), float(high), log=log,
-                                               step=None if log or step is None else float(step))
-    return values
 
 
 @dataclass
@@ -67,11 +47,6 @@ class Family(ABC):
         the family's ``search.<family>.options``."""
 
     @abstractmethod
-    def fit(self, hp: dict[str, Any], train: Dataset, val: Dataset, *, search: Any, n_classes: int,
-            seed: int, options: dict[str, Any], report: Report | None = None) -> Fitted:
-        """Train one candidate with hyperparameters ``hp``; ``report(epoch, metrics)`` may prune."""
-
-    @abstractmethod
     def save(self, model: Any, path: Path) -> None:
         """Write the weights to ``path``."""
 
@@ -99,18 +74,6 @@ class TorchFamily(Family):
     def from_architecture(self, architecture: dict[str, Any]) -> Any:
         """An untrained model of a saved architecture."""
 
-    def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None, checkpoint: Path | None = None,
-            resume_from: Path | None = None) -> Fitted:
-        from lcml.training.loop import seed_everything, train_model
-
-        seed_everything(seed)  # weight initialisation is part of what must be reproducible
-        model = self.build(hp, n_classes=n_classes, x_shape=train.folded.shape[1:], n_aux=train.aux.shape[1],
-                           options=options)
-        result = train_model(model, train, val, epochs=search.epochs, lr=hp["lr"], batch_size=search.batch_size,
-                             patience=search.patience, seed=seed, weighted=search.class_weighted, on_epoch=report,
-                             loader_workers=search.loader_workers, checkpoint=checkpoint, resume_from=resume_from)
-        return Fitted(model, result.best_score, result.best_epoch, model.cfg.as_dict())
-
     def save(self, model, path: Path) -> None:
         from safetensors.torch import save_file
 
@@ -124,6 +87,6 @@ class TorchFamily(Family):
         return model.eval()
 
     def predict_proba(self, model, x, aux) -> np.ndarray:
-        from lcml.training.loop import predict_proba
+        from lcml.models.runtime import predict_proba
 
         return predict_proba(model, x, aux)

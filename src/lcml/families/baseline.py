@@ -7,16 +7,13 @@ catalog. The model is saved with skops, and loading trusts only scikit-learn's t
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lcml.families.base import Family, Fitted
+from lcml.families.base import Family
 
-#: share of the training data held out inside a fit for early stopping
-VALIDATION_FRACTION = 0.1
 #: the only non-default type a saved HistGradientBoostingClassifier holds
 TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
 
@@ -51,24 +48,6 @@ class BaselineFamily(Family):
         x = cached(curves, json.dumps({"baseline": FEATURE_NAMES, "folded": folded, **settings}), compute)["x"]
         return x.astype(np.float32), np.zeros((len(x), 0), np.float32)
 
-    def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None) -> Fitted:
-        from sklearn.ensemble import HistGradientBoostingClassifier
-        from sklearn.metrics import balanced_accuracy_score
-
-        early = _early_stopping(train.y, bool((options or {}).get("early_stopping", True)))
-        model = HistGradientBoostingClassifier(
-            learning_rate=float(hp.get("learning_rate", 0.1)), max_leaf_nodes=int(hp.get("max_leaf_nodes", 31)),
-            l2_regularization=float(hp.get("l2_regularization", 0.0)), max_iter=int(hp.get("max_iter", 200)),
-            class_weight="balanced" if search.class_weighted else None, random_state=seed,
-            early_stopping=early, validation_fraction=VALIDATION_FRACTION,
-        )
-        model.fit(train.folded, train.y)
-        proba = self.predict_proba(_WithClasses(model, n_classes), val.folded, val.aux)
-        score = float(balanced_accuracy_score(val.y, proba.argmax(1))) if len(val) else 0.0
-        if report is not None:
-            report(0, {"train_loss": float("nan"), "val_balanced_accuracy": score})
-        return Fitted(_WithClasses(model, n_classes), score, 0, {"n_classes": n_classes, "early_stopping": early})
-
     def save(self, model, path: Path) -> None:
         import warnings
 
@@ -89,7 +68,7 @@ class BaselineFamily(Family):
             untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
             if untrusted:
                 raise ValueError(f"{path}: refusing to load unexpected types {untrusted}")
-            return _WithClasses(sio.load(path, trusted=TRUSTED_TYPES), int(architecture["n_classes"]))
+            return WithClasses(sio.load(path, trusted=TRUSTED_TYPES), int(architecture["n_classes"]))
 
     def predict_proba(self, model, x, aux) -> np.ndarray:
         out = np.zeros((len(x), model.n_classes))
@@ -97,23 +76,6 @@ class BaselineFamily(Family):
             # a class absent from the training split has no column in scikit-learn's output
             out[:, model.model.classes_] = model.model.predict_proba(_columns_for(model.model, x))
         return out
-
-
-def _early_stopping(y: np.ndarray, wanted: bool) -> bool:
-    """Stop boosting on a held-out slice of the training data, whenever that slice can hold every class.
-
-    scikit-learn's default ('auto') switches early stopping on only above 10,000 samples, so the same
-    search overfitted CRTS (4,900 stars in train + validation, up to 400 iterations) but not Catalina
-    SSS (13,700). With one fixed set of hyperparameters, 5-fold CV balanced accuracy on CRTS's train +
-    validation stars rose from 0.651 to 0.672 with it, and on Catalina SSS's it is 0.766 against 0.719
-    without; on the simulated demo release it changes nothing (0.914-0.924 either way). The slice is
-    stratified, so it needs two objects of every class and one slot per class; tiny training sets
-    (tests, CI) train without it.
-    """
-    counts = np.bincount(y)
-    present = counts[counts > 0]
-    return wanted and present.size > 0 and int(present.min()) >= 2 and (
-        math.ceil(VALIDATION_FRACTION * len(y)) >= present.size)
 
 
 def _columns_for(model, x: np.ndarray) -> np.ndarray:
@@ -135,7 +97,7 @@ def _columns_for(model, x: np.ndarray) -> np.ndarray:
     )
 
 
-class _WithClasses:
+class WithClasses:
     """A fitted classifier and the number of classes of the taxonomy it predicts."""
 
     def __init__(self, model, n_classes: int) -> None:

@@ -21,7 +21,7 @@ from lcml.features.period import lomb_scargle_period
 AUX_FEATURES = ("log10_period", "log10_amplitude", "ls_power", "low_band_power", "high_band_power",
                 "double_period_alternation")
 #: The two of them AstroM3's photometry encoder takes, in its input order: CLIP pretraining
-#: (:mod:`lcml.label_study`) and the ``astrom3`` family's fine-tuning must feed the same quantities
+#: (:mod:`lcml.studies.label_fraction`) and the ``astrom3`` family's fine-tuning must feed the same quantities
 #: to the same weights.
 ASTROM3_AUX = ("log10_amplitude", "log10_period")
 

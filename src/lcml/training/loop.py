@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import os
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,21 +14,7 @@ import torch
 from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
-
-def pick_device() -> torch.device:
-    """CUDA when present, else CPU (every code path runs on both)."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def autocast(device: torch.device):
-    """bf16 autocast on GPUs only: on a CPU it is slower than float32 here and changes results."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+from lcml.models.runtime import autocast, pick_device, predict_proba, seed_everything  # noqa: F401 - used and re-exported
 
 
 @dataclass
@@ -57,20 +42,6 @@ def class_weights(y: np.ndarray, n_classes: int) -> torch.Tensor:
     counts = np.bincount(y, minlength=n_classes).astype(float)
     weights = np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
     return torch.tensor(weights, dtype=torch.float32)
-
-
-@torch.no_grad()
-def predict_proba(model: nn.Module, folded: np.ndarray, aux: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    device = next(model.parameters()).device
-    model.eval()
-    out = []
-    for i in range(0, len(folded), batch_size):
-        x = torch.as_tensor(folded[i : i + batch_size], device=device)
-        a = torch.as_tensor(aux[i : i + batch_size], device=device)
-        with autocast(device):
-            logits = model(x, a)
-        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 def _save_state(path: Path, state: dict) -> None:

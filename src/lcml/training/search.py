@@ -1,4 +1,8 @@
-"""Optuna "AutoDL" search of one model family; each trial is a nested MLflow run."""
+"""Optuna "AutoDL" search of one model family; each trial is a nested MLflow run.
+
+The search receives the family to train (a :class:`lcml.families.fitting.Fitter`: ``name``,
+``fit``, ``save``, ``load``, ``weights_file``, ``resumable``, ``refits``); it never looks one up.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from lcml.config import FamilySearchParams
-from lcml.families import Family, get_family, suggest_from_space
 from lcml.training.loop import Dataset
 
 #: where each trial's MLflow run keeps its weights and config
@@ -36,6 +40,28 @@ class SearchResult:
     n_abandoned: int = 0
 
 
+def suggest_from_space(trial, space: dict[str, Any]) -> dict[str, Any]:
+    """Sample one value per entry of a ``params.yaml`` search space.
+
+    ``[low, high]`` is an int range when both are ints, else a float range; a third item ``log``
+    samples log-uniformly, a number is the step; ``{choices: [...]}`` is categorical.
+    """
+    values: dict[str, Any] = {}
+    for name, spec in space.items():
+        if isinstance(spec, dict):
+            values[name] = trial.suggest_categorical(name, list(spec["choices"]))
+            continue
+        low, high, *extra = spec
+        log = "log" in extra
+        step = next((e for e in extra if isinstance(e, (int, float)) and not isinstance(e, bool)), None)
+        if isinstance(low, int) and isinstance(high, int) and not log:
+            values[name] = trial.suggest_int(name, low, high, step=int(step or 1))
+        else:
+            values[name] = trial.suggest_float(name, float(low), float(high), log=log,
+                                               step=None if log or step is None else float(step))
+    return values
+
+
 def make_pruner(name: str):
     import optuna
 
@@ -48,7 +74,7 @@ def make_pruner(name: str):
     raise ValueError(f"unknown pruner {name!r} (median, hyperband, none)")
 
 
-def _checkpoint(folder: Path, number: int, family: Family) -> tuple[Path, Path]:
+def _checkpoint(folder: Path, number: int, family: Any) -> tuple[Path, Path]:
     return folder / f"trial-{number}-{family.weights_file}", folder / f"trial-{number}.json"
 
 
@@ -125,7 +151,7 @@ def run_trials(
     study_name: str,
     storage: str,
     checkpoints: Path,
-    family: str = "conv_bilstm",
+    family: Any,
     parent_run_id: str | None = None,
     resume_abandoned: bool = True,
 ) -> dict[str, int]:
@@ -144,7 +170,7 @@ def run_trials(
     from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
 
-    fam = get_family(family)
+    fam = family
     optuna.logging.set_verbosity(logging.WARNING)
     checkpoints.mkdir(parents=True, exist_ok=True)
     study = _open_study(study_name, storage, params)
@@ -171,7 +197,7 @@ def run_trials(
             resume = {"checkpoint": state, "resume_from": _epoch_state(checkpoints, origin) if origin is not None else None}
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent_run_id) as run:
             trial.set_user_attr("mlflow_run_id", run.info.run_id)
-            mlflow.log_params({**trial.params, "trial": trial.number, "family": family})
+            mlflow.log_params({**trial.params, "trial": trial.number, "family": fam.name})
             if origin is not None:
                 mlflow.set_tag("resumes_trial", str(origin))
 
@@ -221,12 +247,12 @@ def run_trials(
     return {"trials_run": ran, "abandoned": abandoned}
 
 
-def best_of_study(study_name: str, storage: str, checkpoints: Path, family: str = "conv_bilstm") -> SearchResult:
+def best_of_study(study_name: str, storage: str, checkpoints: Path, family: Any) -> SearchResult:
     """Counts of the finished study and its best model, from ``checkpoints`` or the trial's MLflow run."""
     import optuna
     from optuna.trial import TrialState
 
-    fam = get_family(family)
+    fam = family
     study = optuna.load_study(study_name=study_name, storage=storage)
     trials = study.get_trials(deepcopy=False)
     n_pruned = sum(t.state == TrialState.PRUNED for t in trials)
@@ -268,7 +294,7 @@ def run_search(
     study_name: str,
     storage: str,
     checkpoints: Path,
-    family: str = "conv_bilstm",
+    family: Any,
     resume_abandoned: bool = True,
 ) -> SearchResult:
     """Run (or resume) the whole study in this process (one worker), then return its best model.
@@ -283,17 +309,17 @@ def run_search(
 
 
 def refit_on_train_and_val(train: Dataset, val: Dataset, *, hp: dict, n_classes: int, params: FamilySearchParams,
-                           seed: int, family: str) -> object:
+                           seed: int, family: Any) -> object:
     """The best hyperparameters fitted once more on train + validation, for the model that is registered.
 
     The search needed the validation split to compare trials; once they are compared it is ~20% more
     labelled stars (18 more δ Scuti in Catalina SSS's 102). Only for families that train without a
     validation split (``Family.refits``); the test split the gates read is never touched.
     """
-    fam = get_family(family)
+    fam = family
     if not fam.refits:
-        raise ValueError(f"family {family} stops early on its validation split, so it cannot be refitted "
-                         f"on train + validation: set search.{family}.refit to false")
+        raise ValueError(f"family {fam.name} stops early on its validation split, so it cannot be refitted "
+                         f"on train + validation: set search.{fam.name}.refit to false")
     both = Dataset(folded=np.concatenate([train.folded, val.folded]), aux=np.concatenate([train.aux, val.aux]),
                    y=np.concatenate([train.y, val.y]))
     nothing = Dataset(folded=both.folded[:0], aux=both.aux[:0], y=both.y[:0])

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from astropy.io import fits
 
-from lcml.data.schema import LIGHTCURVE_SCHEMA, TAXONOMIES
+from lcml.data.schema import LIGHTCURVE_SCHEMA
+from lcml.surveys import classes_for
 from lcml.data.sources.astrom3 import (
     ASTROM3_METADATA_COLUMNS,
     ASTROM3_PHOTO_COLUMNS,
@@ -88,7 +89,7 @@ def test_objects_are_ingested_or_rejected_with_reasons(ingested):
     assert ingested.lightcurves.schema.equals(LIGHTCURVE_SCHEMA)
     assert ingested.lightcurves.column("object_id").to_pylist() == [GOOD_TABLE, GOOD_IMAGE, MISSING_SPEC]
     assert ingested.lightcurves.column("label").to_pylist() == ["RRAB", "EW", "SR"]
-    assert set(ingested.lightcurves.column("label").to_pylist()) <= set(TAXONOMIES["astrom3"])
+    assert set(ingested.lightcurves.column("label").to_pylist()) <= set(classes_for("astrom3"))
     assert len(ingested.rejected) == 1
     bad = ingested.rejected.iloc[0]
     assert bad["object_id"] == BAD_PHOT and bad["source"].endswith("ASASSN-VJ000004.00+000004.0.dat")

@@ -13,9 +13,11 @@ import pytest
 
 from lcml.config import Paths
 from lcml.data.release import read_manifest, write_release
-from lcml.data.schema import LIGHTCURVE_SCHEMA, TAXONOMIES
-from lcml.data.sources.catalina import read_catalina_parquet, read_catalina_text
-from lcml.data.validate import row_checks
+from lcml.data.schema import LIGHTCURVE_SCHEMA
+from lcml.surveys import classes_for
+from lcml.data.sources.catalina import read_catalina_parquet
+from lcml.data.sources.catalina_text import read_catalina_text
+from lcml.data.validation.validate import row_checks
 from lcml.errors import InputError
 
 N = 500
@@ -36,7 +38,7 @@ def test_sss_sample_is_fully_accounted_in_canonical_form(sss):
     assert sss.lightcurves.num_rows == N  # the real split has no unreadable star
     assert sss.lightcurves.schema.equals(LIGHTCURVE_SCHEMA)
     assert not sss.folded
-    assert set(sss.lightcurves.column("label").to_pylist()) <= set(TAXONOMIES["catalina-sss"])
+    assert set(sss.lightcurves.column("label").to_pylist()) <= set(classes_for("catalina-sss"))
     assert list(sss.objects.columns[:1]) == ["object_id"]
     assert {"period", "amplitude", "vmag", "ra", "dec", "type_code", "n_dropped_points"} <= set(sss.objects.columns)
     assert sss.objects["object_id"].tolist() == sss.lightcurves.column("object_id").to_pylist()
@@ -84,7 +86,7 @@ def test_duplicate_times_pass_through_for_validation(sss):
 
 def test_crts_sample(crts):
     assert crts.lightcurves.num_rows + len(crts.rejected) == N
-    assert set(crts.lightcurves.column("label").to_pylist()) <= set(TAXONOMIES["crts"])
+    assert set(crts.lightcurves.column("label").to_pylist()) <= set(classes_for("crts"))
     assert {"ra", "dec"} <= set(crts.objects.columns) and "type_code" not in crts.objects.columns
     flux = crts.lightcurves.column("flux").to_pylist()
     assert all(abs(np.median(f) - 1) < 0.02 for f in flux)
@@ -198,4 +200,4 @@ def test_sample_writes_a_release(tmp_path, sss):
 @pytest.mark.parametrize(("folder", "survey"), [("catalina_sss", "catalina-sss"), ("crts", "crts")])
 def test_taxonomy_is_exactly_the_classes_of_the_real_file(real_data, folder, survey):
     labels = pq.read_table(real_data / folder / "train.parquet", columns=["label"]).column("label").to_pylist()
-    assert set(labels) == set(TAXONOMIES[survey]) and len(TAXONOMIES[survey]) == len(set(TAXONOMIES[survey]))
+    assert set(labels) == set(classes_for(survey)) and len(classes_for(survey)) == len(set(classes_for(survey)))

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lcml.data.schema import LIGHTCURVE_SCHEMA, TAXONOMIES
+from lcml.data.schema import LIGHTCURVE_SCHEMA
+from lcml.surveys import classes_for
 from lcml.data.sources.k2 import FLUX_ERR_FLOOR, estimate_flux_err, read_k2_folded, read_k2varcat_labels
 from lcml.errors import InputError
 
@@ -25,7 +26,7 @@ def test_folded_release_from_the_real_file(k2, real_data):
     assert k2.folded and k2.lightcurves.schema.equals(LIGHTCURVE_SCHEMA)
     assert k2.lightcurves.num_rows + len(k2.rejected) == len(raw) == 445
     assert Counter(k2.lightcurves.column("label").to_pylist()) == README_COUNTS
-    assert set(TAXONOMIES["k2"]) == set(README_COUNTS)
+    assert set(classes_for("k2")) == set(README_COUNTS)
     n_nan = int(sum(np.isnan(f).sum() for f in raw["flux"]))
     assert n_nan > 0 and k2.objects["n_dropped_points"].sum() == n_nan
     for row in k2.lightcurves.to_pylist():
@@ -54,7 +55,7 @@ def test_flux_err_estimate_tracks_the_noise():
 def test_k2varcat_labels(real_data, tmp_path):
     labels = read_k2varcat_labels(real_data / "k2" / "k2varcat_labels.csv")
     assert list(labels.columns) == ["epic", "campaign", "label"] and len(labels) == 68910
-    assert labels["epic"].dtype == "int64" and set(labels["label"]) == set(TAXONOMIES["k2"])
+    assert labels["epic"].dtype == "int64" and set(labels["label"]) == set(classes_for("k2"))
     (tmp_path / "bad.csv").write_text("epic,label\n1,EA\n")
     with pytest.raises(InputError, match="bad.csv: missing column\\(s\\) campaign"):
         read_k2varcat_labels(tmp_path / "bad.csv")

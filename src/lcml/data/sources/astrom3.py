@@ -16,7 +16,7 @@ published repository (``photometry.zip`` may stay zipped or be extracted to ``ph
       spectra/<target>/<spec_filename>     LAMOST LRS FITS (any subfolder of spectra/ is searched)
 
 Split table columns: ``name`` (object id, e.g. ``ASASSN-V J063412.44+380104.6``), ``target``
-(class, one of :data:`lcml.data.schema.TAXONOMIES` ``["astrom3"]``), ``spec_filename`` (LAMOST file
+(class, one of the ``astrom3`` taxonomy in :data:`lcml.surveys.SURVEYS`), ``spec_filename`` (LAMOST file
 name, may be empty), the 34 :data:`ASTROM3_METADATA_COLUMNS` and the catalog light-curve features
 :data:`ASTROM3_PHOTO_COLUMNS`; any other column is carried into ``objects`` as well.
 

@@ -250,7 +250,7 @@ def read_fits_folder(
     InputError
         ``folder`` is missing or holds no FITS file.
     """
-    from lcml.data.inputs import FITS_SUFFIXES
+    from lcml.surveys import FITS_SUFFIXES
 
     folder = Path(folder)
     if not folder.is_dir():

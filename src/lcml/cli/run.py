@@ -1,0 +1,105 @@
+"""``lcml train``, ``lcml pipeline run``, ``lcml demo``, ``lcml airflow``: the retrain flow, with or without Airflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lcml.cli.common import SURVEY_NAMES, Profile, app, fail, guarded, pipeline_app
+from lcml.cli.summary import print_summary
+
+SourceSurvey = Annotated[Optional[str], typer.Option(help=f"survey of --source: {SURVEY_NAMES}")]
+SourcePath = Annotated[Optional[Path], typer.Option(help="survey files to train on (see `lcml data release`)")]
+SourceLabels = Annotated[Optional[Path], typer.Option(help="labels CSV for --source")]
+SourceLimit = Annotated[Optional[int], typer.Option(help="random sample of this many objects of --source")]
+SourceSeed = Annotated[int, typer.Option(help="seed of that sample")]
+Tag = Annotated[Optional[str], typer.Option(help="run name")]
+Force = Annotated[bool, typer.Option(help="retrain even if this release was trained already")]
+
+
+def _source_release(release: Optional[str], survey: Optional[str], source: Optional[Path], labels: Optional[Path],
+                    limit: Optional[int], seed: int, profile: Optional[str]) -> Optional[str]:
+    """``--release`` as given, or the release built (or found) for ``--survey`` + ``--source``."""
+    if source is None and survey is None:
+        return release
+    if source is None or survey is None:
+        fail("--survey and --source go together (the survey says how to read the files)", 2)
+    if release is not None:
+        fail("give either --release or --survey/--source, not both", 2)
+    from lcml.pipeline.release import release_for_source
+
+    rid = release_for_source(survey, source, labels=labels, limit=limit, sample_seed=seed if limit else None,
+                             profile=profile)
+    typer.echo(f"release {rid} <- {source}")
+    return rid
+
+
+@app.command("train")
+@guarded
+def train(release: Annotated[Optional[str], typer.Option(help="<survey>/<version>")] = None, profile: Profile = None,
+          tag: Tag = None, force: Force = False,
+          family: Annotated[Optional[list[str]], typer.Option(help="family to search (repeatable; default "
+                                                                    "search.families)")] = None,
+          survey: SourceSurvey = None, source: SourcePath = None, labels: SourceLabels = None,
+          limit: SourceLimit = None, seed: SourceSeed = 0):
+    """Build/validate/publish, search every family, register and gate in this process (no Airflow)."""
+    from lcml.pipeline.retrain import retrain
+
+    release = _source_release(release, survey, source, labels, limit, seed, profile)
+    print_summary(retrain(release, profile=profile, tag=tag, force=force, family=family))
+
+
+@pipeline_app.command("run")
+@guarded
+def pipeline_run(release: Annotated[Optional[str], typer.Option(help="<survey>/<version>")] = None,
+                 profile: Profile = None, tag: Tag = None, force: Force = False,
+                 survey: SourceSurvey = None, source: SourcePath = None, labels: SourceLabels = None,
+                 limit: SourceLimit = None, seed: SourceSeed = 0):
+    """Run the retrain_classifiers DAG through real Airflow (airflow dags test) and print its summary.
+
+    With ``--survey`` and ``--source``, the survey's files become a release first (reused when the same
+    unchanged source made one before), and the DAG trains on it.
+    """
+    from lcml.pipeline.airflow import run_retrain_dag
+
+    release = _source_release(release, survey, source, labels, limit, seed, profile)
+    print_summary(run_retrain_dag(release, profile, tag, force, say=typer.echo))
+
+
+@app.command("demo")
+@guarded
+def demo(profile: Profile = None):
+    """The main pipeline end to end on the embedded default (what `make demo` runs)."""
+    from lcml.pipeline.airflow import run_retrain_dag
+
+    print_summary(run_retrain_dag(None, profile, None, say=typer.echo))
+
+
+@app.command("airflow", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def airflow(ctx: typer.Context):
+    """Run the airflow CLI with lcml's environment, e.g. `lcml airflow standalone`."""
+    from lcml.config import Paths
+    from lcml.pipeline.airflow import run_airflow
+
+    raise typer.Exit(run_airflow(Paths.from_env().ensure(), list(ctx.args)))
+
+
+@app.command("predict")
+@guarded
+def predict(
+    model: Annotated[str, typer.Option(help="MLflow model URI, e.g. models:/kepler-variable-star-classifier@champion")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="release Parquet, mission FITS file, or a folder")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="output Parquet")],
+    batch_size: Annotated[int, typer.Option(min=1, help="light curves per batch")] = 256,
+):
+    """Score light curves with a registered model; one output row per input curve."""
+    from lcml.serving.batch import score
+
+    frame = score(model, input, batch_size=batch_size)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(output, index=False)
+    counts = frame["label_pred"].value_counts().to_dict()
+    typer.echo(f"{len(frame)} light curves scored with {frame['model_name'].iloc[0]} "
+               f"v{frame['model_version'].iloc[0]} -> {output}  {counts}")

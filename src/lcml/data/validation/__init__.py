@@ -1,0 +1,1 @@
+"""Great Expectations validation of a release: the suites and the quarantine."""

@@ -1,7 +1,0 @@
-"""MLflow "models from code" entry point: logged with each model instead of a pickle."""
-
-from mlflow.models import set_model
-
-from lcml.registry.pyfunc import LightCurveClassifier
-
-set_model(LightCurveClassifier())

@@ -1,0 +1,1 @@
+"""Research studies (phase coverage, sampling, label fraction). Production code never imports this package."""
