@@ -76,7 +76,7 @@ def trained_project(tmp_path_factory) -> dict:
 @pytest.fixture
 def in_trained(trained_project, monkeypatch) -> dict:
     from lcml.config import Paths
-    from lcml.pipeline import use_tracking_uri
+    from lcml.tracking import use_tracking_uri
 
     use_project(monkeypatch, trained_project["root"])
     use_tracking_uri(Paths.from_env())  # MlflowClient() in a test means this project's backend

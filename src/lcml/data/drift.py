@@ -97,7 +97,7 @@ def release_drift(
         Accepted light-curve rows and metadata rows of this release.
     """
     from lcml.data import release as rel
-    from lcml.data.validation.suites import magnitude_column
+    from lcml.data.validation.metadata import magnitude_column
 
     reference_id = f"{previous.parent.name}/{previous.name}"
     reference = rel.load_release(previous, labelled_only=False)

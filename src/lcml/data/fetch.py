@@ -68,11 +68,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lcml.errors import InputError, LcmlError
 from lcml.data.mast.cache import (  # noqa: F401 - the cache's public names, read through this module too
     INDEX_FORMAT, INDEX_NAME, PARTIAL_DIR, _cache_problem, _file_entries, _locked, _now, _write_index, cached_files,
     check_fits, load_index, materialise, mission_folder,
@@ -82,6 +81,8 @@ from lcml.data.mast.network import (  # noqa: F401
     DEFAULT_MAST_URL, MAST_URL_ENV, MastUnreachable, _download, _short_reason, _unreachable, mast_reachable,
     mast_url, search_query,
 )
+from lcml.errors import InputError, LcmlError
+from lcml.surveys import Mission
 
 
 @dataclass
@@ -227,73 +228,97 @@ def fetch_catalog(
 
     with _locked(folder):
         index = load_index(cache, mission)
-        targets: dict = index["targets"]
-        missing: dict[str, str] = {}
-        changed = False
-        for i, name in enumerate(names, start=1):
-            entry = targets.get(name)
-            if entry is not None and entry.get("label") != entries[name]:
-                entry["label"] = entries[name]  # the catalog is the authority on labels
-                changed = True
-            problem = _cache_problem(folder, name, entry, query)
-            if problem is None:
-                report.n_cached += 1
-                say(f"[{i}/{total}] {name}: cached ({len(_file_entries(entry))} files)")
-            elif (entry is not None and entry.get("status") == "no_data" and not retry_failed
-                  and dict(entry.get("query") or {}) == query):
-                report.failures.append((name, entry.get("error") or "no data at MAST"))
-                say(f"[{i}/{total}] {name}: no data at MAST (recorded {entry.get('updated', '')}; not asked again)")
-            else:
-                missing[name] = problem
-
+        missing, relabelled = _sort_targets(index, names, entries, folder, query, retry_failed, report, say)
         if missing:
             reachable, reason = mast_reachable(timeout=timeout)
             if not reachable:
                 raise _unreachable(folder, missing, total, reason)
-        if changed:
+        if relabelled:
             _write_index(folder, index)
-
         for i, name in enumerate(missing, start=1):
-            old = targets.get(name) or {}
-            entry = {"id": name.split()[-1], "label": entries[name], "status": "partial", "files": old.get("files", []),
-                     "query": query, "error": None, "updated": _now()}
-            targets[name] = entry
-            _write_index(folder, index)  # "partial" first: an interrupted download is retried
             say(f"[{i}/{len(missing)} to fetch] {name}: downloading ({missing[name]})")
-            try:
-                files, why = _download(name, m, query, folder)
-            except Exception as exc:  # any failure of one target is recorded, then the next one goes on
-                if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
-                    entry.update(status="failed", error=f"{type(exc).__name__}: {exc}", updated=_now())
-                    _write_index(folder, index)
-                    raise LcmlError(f"{folder}: cannot write the cache ({exc})") from None
-                reason = _short_reason(exc)
-                entry.update(status="failed", error=reason, updated=_now())
-                _write_index(folder, index)
-                report.failures.append((name, reason))
-                say(f"    {name}: failed ({reason})")
-                reachable, probe_reason = mast_reachable(timeout=timeout)
-                if not reachable:  # the rest would fail the same way, each after a long network timeout
-                    rest = dict(list(missing.items())[i - 1:])
-                    raise _unreachable(folder, rest, total, probe_reason, during=True) from None
+            if _fetch_one(name, entries[name], m, query, folder, index, report, say):
                 continue
-            # Files of an earlier search that this one replaced would otherwise stay in the flat folder
-            # and slip into releases built from it.
-            keep = {n for n, _ in files or []}
-            others = {f for t, e in targets.items() if t != name for f, _ in _file_entries(e)}
-            for stale, _ in _file_entries(old):
-                if stale not in keep and stale not in others:
-                    with contextlib.suppress(OSError):
-                        (folder / stale).unlink()
-            if files is None:
-                entry.update(status="no_data", files=[], error=why, updated=_now())
-                report.failures.append((name, why))
-                say(f"    {name}: {why}")
-            else:
-                entry.update(status="complete", files=[{"name": n, "bytes": b} for n, b in files], updated=_now())
-                report.n_downloaded += 1
-                say(f"    {name}: downloaded {len(files)} files")
-            _write_index(folder, index)
+            reachable, probe_reason = mast_reachable(timeout=timeout)
+            if not reachable:  # the rest would fail the same way, each after a long network timeout
+                rest = dict(list(missing.items())[i - 1:])
+                raise _unreachable(folder, rest, total, probe_reason, during=True) from None
 
     report.files = cached_files(cache, mission, names, verify=False)  # just verified or just downloaded
     return report
+
+
+def _sort_targets(index: dict, names: list[str], entries: Mapping[str, str | None], folder: Path, query: dict,
+                  retry_failed: bool, report: FetchReport, say: Callable[[str], None]) -> tuple[dict[str, str], bool]:
+    """Targets to download, with why (cached ones and recorded no-data ones are reported, not fetched),
+    and whether a label changed.
+
+    The catalog is the authority on labels: a cached target whose label changed is relabelled in the
+    index (the caller writes it).
+    """
+    targets: dict = index["targets"]
+    missing: dict[str, str] = {}
+    changed = False
+    total = len(names)
+    for i, name in enumerate(names, start=1):
+        entry = targets.get(name)
+        if entry is not None and entry.get("label") != entries[name]:
+            entry["label"] = entries[name]
+            changed = True
+        problem = _cache_problem(folder, name, entry, query)
+        if problem is None:
+            report.n_cached += 1
+            say(f"[{i}/{total}] {name}: cached ({len(_file_entries(entry))} files)")
+        elif (entry is not None and entry.get("status") == "no_data" and not retry_failed
+              and dict(entry.get("query") or {}) == query):
+            report.failures.append((name, entry.get("error") or "no data at MAST"))
+            say(f"[{i}/{total}] {name}: no data at MAST (recorded {entry.get('updated', '')}; not asked again)")
+        else:
+            missing[name] = problem
+    return missing, changed
+
+
+def _fetch_one(name: str, label: str | None, m: Mission, query: dict, folder: Path, index: dict,
+               report: FetchReport, say: Callable[[str], None]) -> bool:
+    """Download one target, recording it in the index before (``partial``) and after; ``False`` if it failed.
+
+    A full disk or a read-only cache stops the fetch (``LcmlError``); any other failure of one target is
+    recorded and the caller goes on.
+    """
+    targets: dict = index["targets"]
+    old = targets.get(name) or {}
+    entry = {"id": name.split()[-1], "label": label, "status": "partial", "files": old.get("files", []),
+             "query": query, "error": None, "updated": _now()}
+    targets[name] = entry
+    _write_index(folder, index)  # "partial" first: an interrupted download is retried
+    try:
+        files, why = _download(name, m, query, folder)
+    except Exception as exc:  # any failure of one target is recorded, then the next one goes on
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
+            entry.update(status="failed", error=f"{type(exc).__name__}: {exc}", updated=_now())
+            _write_index(folder, index)
+            raise LcmlError(f"{folder}: cannot write the cache ({exc})") from None
+        reason = _short_reason(exc)
+        entry.update(status="failed", error=reason, updated=_now())
+        _write_index(folder, index)
+        report.failures.append((name, reason))
+        say(f"    {name}: failed ({reason})")
+        return False
+    # Files of an earlier search that this one replaced would otherwise stay in the flat folder
+    # and slip into releases built from it.
+    keep = {n for n, _ in files or []}
+    others = {f for t, e in targets.items() if t != name for f, _ in _file_entries(e)}
+    for stale, _ in _file_entries(old):
+        if stale not in keep and stale not in others:
+            with contextlib.suppress(OSError):
+                (folder / stale).unlink()
+    if files is None:
+        entry.update(status="no_data", files=[], error=why, updated=_now())
+        report.failures.append((name, why))
+        say(f"    {name}: {why}")
+    else:
+        entry.update(status="complete", files=[{"name": n, "bytes": b} for n, b in files], updated=_now())
+        report.n_downloaded += 1
+        say(f"    {name}: downloaded {len(files)} files")
+    _write_index(folder, index)
+    return True

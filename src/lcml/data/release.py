@@ -111,20 +111,8 @@ def write_release(
     if tmp.exists():  # left by a build that was killed: nothing in it was ever a release
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    counts: Counter = Counter()
-    n_rows = 0
     try:
-        with pq.ParquetWriter(tmp / LIGHTCURVES, LIGHTCURVE_SCHEMA, compression="zstd") as writer:
-            for batch in batches:
-                missing = set(LIGHTCURVE_SCHEMA.names) - set(batch.schema.names)
-                extra = set(batch.schema.names) - set(LIGHTCURVE_SCHEMA.names)
-                if missing or extra:
-                    raise InputError(f"release {rid}: columns missing {sorted(missing)}, unexpected {sorted(extra)}")
-                table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
-                table = table.select(LIGHTCURVE_SCHEMA.names).cast(LIGHTCURVE_SCHEMA)
-                writer.write_table(table)
-                n_rows += table.num_rows
-                counts.update(x if x is not None else "<unlabeled>" for x in table.column("label").to_pylist())
+        n_rows, counts = _write_lightcurves(tmp / LIGHTCURVES, batches, rid)
         if objects is not None:
             objects.to_parquet(tmp / OBJECTS, index=False)
         if spectra is not None and len(spectra):
@@ -158,6 +146,24 @@ def write_release(
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     tmp.rename(folder)  # appears whole or not at all
     return folder
+
+
+def _write_lightcurves(path: Path, batches, rid: str) -> tuple[int, Counter]:
+    """Stream the light-curve tables into one Parquet file; the row count and the objects per label."""
+    counts: Counter = Counter()
+    n_rows = 0
+    with pq.ParquetWriter(path, LIGHTCURVE_SCHEMA, compression="zstd") as writer:
+        for batch in batches:
+            missing = set(LIGHTCURVE_SCHEMA.names) - set(batch.schema.names)
+            extra = set(batch.schema.names) - set(LIGHTCURVE_SCHEMA.names)
+            if missing or extra:
+                raise InputError(f"release {rid}: columns missing {sorted(missing)}, unexpected {sorted(extra)}")
+            table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+            table = table.select(LIGHTCURVE_SCHEMA.names).cast(LIGHTCURVE_SCHEMA)
+            writer.write_table(table)
+            n_rows += table.num_rows
+            counts.update(x if x is not None else "<unlabeled>" for x in table.column("label").to_pylist())
+    return n_rows, counts
 
 
 def _reason_counts(reasons: Iterable[str]) -> dict[str, int]:

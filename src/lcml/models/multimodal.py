@@ -224,26 +224,33 @@ class MultimodalData:
         if aux is None and cfg.n_aux:
             aux = np.zeros((n, cfg.n_aux), np.float32)  # no catalogue features: a neutral (mean) value
 
-        spec = None
-        if spectra is not None:
-            grid = spectrum_grid(cfg)
-            spec = np.zeros((n, 2, cfg.spec_bins), np.float32)
-            position = {oid: i for i, oid in enumerate(ids)}
-            for oid, wl, fl, iv in zip(spectra["object_id"].astype(str), spectra["wavelength"],
-                                       spectra["flux"], spectra["ivar"]):
-                if oid in position:
-                    spec[position[oid]] = resample_spectrum(wl, fl, iv, grid)
-
+        spec = _gridded_spectra(spectra, ids, cfg) if spectra is not None else None
         labels = None
         if label_column in lightcurves:
-            raw = lightcurves[label_column]
-            found = sorted({str(v) for v in raw if isinstance(v, str) and v})
-            classes = list(classes) if classes is not None else found
-            lookup = {c: i for i, c in enumerate(classes)}
-            labels = np.array([lookup.get(v, -1) if isinstance(v, str) else -1 for v in raw], np.int64)
+            labels, classes = _label_indices(lightcurves[label_column], classes)
         return cls(lightcurves=lcs, aux=aux, spectra=spec, metadata=metadata, present=present, labels=labels,
                    object_ids=ids, classes=None if classes is None else list(classes),
                    metadata_scaler=metadata_scaler, aux_scaler=aux_scaler)
+
+
+def _gridded_spectra(spectra: pd.DataFrame, ids: np.ndarray, cfg: AstroM3Config) -> np.ndarray:
+    """``(N, 2, spec_bins)`` flux and inverse variance on ``cfg``'s grid, in ``ids`` order (zeros: none)."""
+    grid = spectrum_grid(cfg)
+    spec = np.zeros((len(ids), 2, cfg.spec_bins), np.float32)
+    position = {oid: i for i, oid in enumerate(ids)}
+    for oid, wl, fl, iv in zip(spectra["object_id"].astype(str), spectra["wavelength"], spectra["flux"],
+                               spectra["ivar"]):
+        if oid in position:
+            spec[position[oid]] = resample_spectrum(wl, fl, iv, grid)
+    return spec
+
+
+def _label_indices(raw: pd.Series, classes: Sequence[str] | None) -> tuple[np.ndarray, list[str]]:
+    """Class indices of ``raw`` labels (-1: unlabelled or unknown) and the classes (default: those found, sorted)."""
+    found = sorted({str(v) for v in raw if isinstance(v, str) and v})
+    classes = list(classes) if classes is not None else found
+    lookup = {c: i for i, c in enumerate(classes)}
+    return np.array([lookup.get(v, -1) if isinstance(v, str) else -1 for v in raw], np.int64), classes
 
 
 @torch.no_grad()

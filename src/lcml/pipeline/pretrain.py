@@ -51,12 +51,11 @@ def pretrain_release(release: str, *, epochs: int = 10, embed_dim: int = 64, bat
     import mlflow
     import pandas as pd
     import torch
-    from safetensors.torch import save_file
 
-    from lcml.serving.embeddings import make_table, write_table
+    from lcml.serving.embeddings import write_table
     from lcml.training.multimodal import load_study_data, study_metadata
     from lcml.models.astrom3 import AstroM3
-    from lcml.training.clip import embed, pretrain
+    from lcml.training.clip import pretrain
 
     _, paths = context(profile, overrides)
     folder = rel.release_dir(paths, release)
@@ -83,34 +82,50 @@ def pretrain_release(release: str, *, epochs: int = 10, embed_dim: int = 64, bat
                            on_epoch=lambda e, m: mlflow.log_metrics(
                                {k: float(v) for k, v in m.items()
                                 if isinstance(v, (int, float)) and v == v}, step=e))
-        ids, labels, vectors = [], [], []
-        for split in (data.train, data.val, data.test):
-            if not len(split):
-                continue
-            found = embed(model, split)
-            stacked = np.stack([np.where(split.present[m][:, None], found[m], 0.0) for m in modalities])
-            joint = stacked.sum(0)
-            vectors.append(joint / np.maximum(np.linalg.norm(joint, axis=1, keepdims=True), 1e-12))
-            ids.extend(split.object_ids.tolist())
-            labels.extend(data.classes[i] if i >= 0 else None for i in split.labels)
-        table = make_table(ids, np.concatenate(vectors).astype(np.float32), labels)
+        table = _embedding_table(model, data)
         out = embeddings_dir(paths, release)
         out.mkdir(parents=True, exist_ok=True)
         path = write_table(table, out / f"{run.info.run_id}.parquet")
         write_table(table, out / LATEST)
-        with tempfile.TemporaryDirectory() as tmp:
-            weights = Path(tmp) / "encoder.safetensors"
-            save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(weights))
-            scalers = {"aux": data.train.aux_scaler.to_dict() if data.train.aux_scaler else None,
-                       "metadata": data.train.metadata_scaler.to_dict() if data.train.metadata_scaler else None}
-            (Path(tmp) / "encoder.json").write_text(json.dumps({
-                "config": cfg.as_dict(), "modalities": modalities, "metadata_kind": data.metadata_kind,
-                "metadata_columns": data.metadata_columns, "scalers": scalers}, default=str))
-            mlflow.log_artifacts(tmp, "encoder")
+        _log_encoder(model, data)
         mlflow.log_artifact(str(path), "embeddings")
     final = history[-1] if history else {}
     return {"release": release, "run_id": run.info.run_id, "experiment": name, "embeddings": str(path),
             "n_objects": len(table), "modalities": list(modalities), "final": final}
+
+
+def _embedding_table(model, data):
+    """One unit vector per object of every split: the mean of its available modalities' embeddings, renormalised."""
+    from lcml.serving.embeddings import make_table
+    from lcml.training.clip import embed
+
+    ids, labels, vectors = [], [], []
+    for split in (data.train, data.val, data.test):
+        if not len(split):
+            continue
+        found = embed(model, split)
+        stacked = np.stack([np.where(split.present[m][:, None], found[m], 0.0) for m in data.modalities])
+        joint = stacked.sum(0)
+        vectors.append(joint / np.maximum(np.linalg.norm(joint, axis=1, keepdims=True), 1e-12))
+        ids.extend(split.object_ids.tolist())
+        labels.extend(data.classes[i] if i >= 0 else None for i in split.labels)
+    return make_table(ids, np.concatenate(vectors).astype(np.float32), labels)
+
+
+def _log_encoder(model, data) -> None:
+    """The encoders as ``encoder/`` in the active run: safetensors weights, config and input scalers."""
+    import mlflow
+    from safetensors.torch import save_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = Path(tmp) / "encoder.safetensors"
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(weights))
+        scalers = {"aux": data.train.aux_scaler.to_dict() if data.train.aux_scaler else None,
+                   "metadata": data.train.metadata_scaler.to_dict() if data.train.metadata_scaler else None}
+        (Path(tmp) / "encoder.json").write_text(json.dumps({
+            "config": data.cfg.as_dict(), "modalities": data.modalities, "metadata_kind": data.metadata_kind,
+            "metadata_columns": data.metadata_columns, "scalers": scalers}, default=str))
+        mlflow.log_artifacts(tmp, "encoder")
 
 
 def load_embeddings(release: str, profile: str | None = None):

@@ -128,24 +128,8 @@ def phase_study(
                 for s in starts:
                     variants.append(_variant(f"{i}|{w:g}|{s:g}", t, f, e, phase_window(phase, s, w)))
         scores = model.score([v for v in variants if v is not None])
-        for i in chunk:
-            label = str(frame.at[i, "label"])
-            row: dict[str, Any] = {"object_id": frame.at[i, "object_id"], "label": label,
-                                   "n_points": counts[i], "period_days": periods[i]}
-            p_full, pred_full = _p_true(scores, f"{i}|full", label)
-            row[FULL], row[f"pred_{FULL}"] = p_full, pred_full
-            per: dict[float, list[tuple[float, Any]]] = {
-                w: [_p_true(scores, f"{i}|{w:g}|{s:g}", label) for s in starts] for w in fractions}
-            for col, (p, _) in zip(cols, per[catalog_window]):
-                row[col] = p
-            for col, (_, pred) in zip(cols, per[catalog_window]):
-                row[f"pred_{col}"] = pred
-            for w in windows:
-                got = per.get(w, [(p_full, pred_full)])  # w == 1: every start keeps the whole curve
-                row[f"keep_{w:g}"] = float(np.nanmean([p for p, _ in got])) if any(
-                    np.isfinite(p) for p, _ in got) else float("nan")
-                row[f"acc_keep_{w:g}"] = float(np.mean([pred == label for _, pred in got]))
-            rows.append(row)
+        rows += [_row(frame, i, scores, counts[i], periods[i], cols, starts, fractions, windows, catalog_window)
+                 for i in chunk]
         bar.update(len(chunk))
     bar.close()
     body = pd.DataFrame(rows)
@@ -153,3 +137,25 @@ def phase_study(
               *[f"pred_{c}" for c in cols], *[f"keep_{w:g}" for w in windows],
               *[f"acc_keep_{w:g}" for w in windows]]
     return pd.concat([pd.DataFrame(_head(frame)), body[cols + extras]], axis=1)
+
+
+def _row(frame: pd.DataFrame, i: int, scores: pd.DataFrame, n_points: int, period: float, cols: list[str],
+         starts: list[float], fractions: list[float], windows: list[float], catalog_window: float) -> dict[str, Any]:
+    """One star's catalog row: the paper's window columns, predictions, and the kept-fraction sweep."""
+    label = str(frame.at[i, "label"])
+    row: dict[str, Any] = {"object_id": frame.at[i, "object_id"], "label": label, "n_points": n_points,
+                           "period_days": period}
+    p_full, pred_full = _p_true(scores, f"{i}|full", label)
+    row[FULL], row[f"pred_{FULL}"] = p_full, pred_full
+    per: dict[float, list[tuple[float, Any]]] = {
+        w: [_p_true(scores, f"{i}|{w:g}|{s:g}", label) for s in starts] for w in fractions}
+    for col, (p, _) in zip(cols, per[catalog_window]):
+        row[col] = p
+    for col, (_, pred) in zip(cols, per[catalog_window]):
+        row[f"pred_{col}"] = pred
+    for w in windows:
+        got = per.get(w, [(p_full, pred_full)])  # w == 1: every start keeps the whole curve
+        row[f"keep_{w:g}"] = float(np.nanmean([p for p, _ in got])) if any(
+            np.isfinite(p) for p, _ in got) else float("nan")
+        row[f"acc_keep_{w:g}"] = float(np.mean([pred == label for _, pred in got]))
+    return row

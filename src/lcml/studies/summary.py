@@ -172,6 +172,31 @@ def summarise(
     ref = accuracy.get(reference_col, float("nan")) if reference_col else float("nan")
     ref_by = {c: (by_class[c].get(reference_col, float("nan")) if reference_col else float("nan")) for c in classes}
 
+    curve, key, setting = _curve(catalog, kind, grid, accuracy, by_class, truth, classes)
+    for point in curve:
+        point["relative_loss"] = (1.0 - point["accuracy"] / ref) if math.isfinite(ref) and ref > 0 else None
+    return {
+        "study": kind,
+        "n_stars": int(len(catalog)),
+        "class_counts": {c: int((truth == c).sum()) for c in classes},
+        "correct_if": rule,
+        "reference": reference_col,
+        "max_relative_loss": max_loss,
+        "accuracy": accuracy,
+        "accuracy_by_class": by_class,
+        "mean_p_true": {col: float(catalog[col].astype(float).mean()) for col in accuracy},
+        "curve": curve,
+        "max_cut": {
+            "overall": _max_cut(curve, ref, max_loss, key, setting),
+            "by_class": {c: _max_cut(curve, ref_by[c], max_loss, key, setting, by=c) for c in classes},
+        },
+    }
+
+
+def _curve(catalog: pd.DataFrame, kind: StudyKind, grid: list[str], accuracy: dict[str, float],
+           by_class: dict[str, dict[str, float]], truth: pd.Series, classes: list[str]
+           ) -> tuple[list[dict[str, Any]], str, str]:
+    """Accuracy against the cut (observation time kept, or sampling points dropped); the cut's and setting's names."""
     curve: list[dict[str, Any]] = []
     if kind == "phase":
         key, setting = "observation_time_cut", "window"
@@ -191,24 +216,7 @@ def summarise(
                 cut = 1.0 - float(grid[0]) / float(col)
             curve.append({"setting": float(col), "cut": cut, "accuracy": accuracy[col],
                           "accuracy_by_class": {c: by_class[c][col] for c in classes}})
-    for point in curve:
-        point["relative_loss"] = (1.0 - point["accuracy"] / ref) if math.isfinite(ref) and ref > 0 else None
-    return {
-        "study": kind,
-        "n_stars": int(len(catalog)),
-        "class_counts": {c: int((truth == c).sum()) for c in classes},
-        "correct_if": rule,
-        "reference": reference_col,
-        "max_relative_loss": max_loss,
-        "accuracy": accuracy,
-        "accuracy_by_class": by_class,
-        "mean_p_true": {col: float(catalog[col].astype(float).mean()) for col in accuracy},
-        "curve": curve,
-        "max_cut": {
-            "overall": _max_cut(curve, ref, max_loss, key, setting),
-            "by_class": {c: _max_cut(curve, ref_by[c], max_loss, key, setting, by=c) for c in classes},
-        },
-    }
+    return curve, key, setting
 
 
 def paper_importance(catalog: pd.DataFrame) -> pd.DataFrame:

@@ -287,21 +287,28 @@ def _usable(classifier: Classifier, data: MultimodalData) -> np.ndarray:
     return rows
 
 
+def _trainable(classifier: Classifier, freeze_encoders: bool) -> None:
+    for p in classifier.backbone.parameters():
+        p.requires_grad_(not freeze_encoders)
+    classifier.backbone.logit_scale.requires_grad_(False)  # unused by the classification loss
+
+
+def _val_scores(classifier: Classifier, val: MultimodalData, device: torch.device) -> dict[str, float]:
+    """Validation accuracy and balanced accuracy (NaN without a usable labelled object)."""
+    keep = np.flatnonzero(_usable(classifier, val) & (val.labels >= 0))
+    if not len(keep):
+        return {"val_accuracy": float("nan"), "val_balanced_accuracy": float("nan")}
+    pred = predict_proba(classifier, val.subset(keep), device=device).argmax(1)
+    truth = val.labels[keep]
+    return {"val_accuracy": float((pred == truth).mean()),
+            "val_balanced_accuracy": float(balanced_accuracy_score(truth, pred))}
+
+
 def finetune(
-    classifier: Classifier,
-    data: MultimodalData,
-    epochs: int = 10,
-    lr: float = 1e-4,
-    batch_size: int = 64,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    on_epoch: Callable[[int, dict], None] | None = None,
-    *,
-    val: MultimodalData | None = None,
-    weight_decay: float = 0.01,
-    weighted: bool = True,
-    freeze_encoders: bool = False,
-    grad_clip: float = 45.0,
+    classifier: Classifier, data: MultimodalData, epochs: int = 10, lr: float = 1e-4, batch_size: int = 64,
+    seed: int = 0, device: torch.device | str | None = None, on_epoch: Callable[[int, dict], None] | None = None,
+    *, val: MultimodalData | None = None, weight_decay: float = 0.01, weighted: bool = True,
+    freeze_encoders: bool = False, grad_clip: float = 45.0,
 ) -> list[dict]:
     """Supervised fine-tuning of a :class:`~lcml.models.astrom3.Classifier`.
 
@@ -320,19 +327,15 @@ def finetune(
         raise ValueError("fine-tuning needs labels")
     seed_everything(seed)
     device = _device(device)
-    classifier.to(device)
-    for p in classifier.backbone.parameters():
-        p.requires_grad_(not freeze_encoders)
-    classifier.backbone.logit_scale.requires_grad_(False)  # unused by the classification loss
+    _trainable(classifier.to(device), freeze_encoders)
     rows = np.flatnonzero(_usable(classifier, data) & (data.labels >= 0))
     if len(rows) == 0:
         raise ValueError("no labelled object has the classifier's modalities")
-    weight = class_weights(data.labels[rows], classifier.n_classes).to(device) if weighted else None
-    loss_fn = nn.CrossEntropyLoss(weight=weight)
+    loss_fn = nn.CrossEntropyLoss(
+        weight=class_weights(data.labels[rows], classifier.n_classes).to(device) if weighted else None)
     optimiser = _optimiser(classifier, lr, weight_decay)
     rng = np.random.default_rng(seed)
-    history: list[dict] = []
-    best_score, best_state = -1.0, None
+    history, best_score, best_state = [], -1.0, None
     for epoch in range(epochs):
         classifier.train()
         if freeze_encoders:
@@ -355,12 +358,8 @@ def finetune(
             seen += len(idx)
         entry = {"epoch": epoch, "train_loss": total / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
         if val is not None and val.labels is not None:
-            keep = np.flatnonzero(_usable(classifier, val) & (val.labels >= 0))
-            pred = predict_proba(classifier, val.subset(keep), device=device).argmax(1) if len(keep) else np.array([])
-            truth = val.labels[keep]
-            entry["val_accuracy"] = float((pred == truth).mean()) if len(keep) else float("nan")
-            entry["val_balanced_accuracy"] = float(balanced_accuracy_score(truth, pred)) if len(keep) else float("nan")
-            if len(keep) and entry["val_balanced_accuracy"] > best_score:
+            entry.update(_val_scores(classifier, val, device))
+            if entry["val_balanced_accuracy"] > best_score:  # NaN (no usable object) never is
                 best_score, best_state = entry["val_balanced_accuracy"], copy.deepcopy(classifier.state_dict())
         history.append(entry)
         if on_epoch is not None:

@@ -50,6 +50,56 @@ def _save_state(path: Path, state: dict) -> None:
     os.replace(partial, path)  # a crash mid-write leaves the previous epoch's state intact
 
 
+def _resume(path: Path, model: nn.Module, optimiser, generator: torch.Generator, device: torch.device,
+            on_epoch: Callable[[int, dict], None] | None) -> tuple[TrainResult, int, int]:
+    """Model, optimiser, shuffling and dropout RNG as the interrupted trial left them; ``(best, stale, first epoch)``."""
+    state = torch.load(path, map_location=device, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    generator.set_state(state["generator"].cpu())
+    torch.set_rng_state(state["torch_rng"].cpu())  # dropout draws continue as if never stopped
+    if device.type == "cuda" and "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
+    best = TrainResult(state_dict=state["best_state_dict"], best_epoch=int(state["best_epoch"]),
+                       best_score=float(state["best_score"]), history=list(state["history"]))
+    if on_epoch is not None:
+        for entry in best.history:  # the new trial's record starts where the old one stopped
+            on_epoch(int(entry["epoch"]), {k: v for k, v in entry.items() if k != "epoch"})
+    return best, int(state["stale"]), int(state["epoch"]) + 1
+
+
+def _train_epoch(model: nn.Module, loader, optimiser, loss_fn, device: torch.device) -> float:
+    """One pass over the training batches; the summed loss."""
+    model.train()
+    total = 0.0
+    for x, a, y in loader:
+        if len(y) < 2:  # BatchNorm needs two samples
+            continue
+        x, a, y = x.to(device, non_blocking=True), a.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        optimiser.zero_grad(set_to_none=True)
+        with autocast(device):
+            logits = model(x, a)
+        loss = loss_fn(logits.float(), y)
+        if not torch.isfinite(loss):
+            break  # diverged (e.g. lr at the top of the search range); the epoch scores as is
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimiser.step()
+        total += loss.item() * len(y)
+    return total
+
+
+def _training_state(model: nn.Module, optimiser, generator: torch.Generator, best: TrainResult, stale: int,
+                    epoch: int, device: torch.device) -> dict:
+    """Everything a restarted trial needs to continue exactly after ``epoch``."""
+    return {
+        "model": model.state_dict(), "optimiser": optimiser.state_dict(), "generator": generator.get_state(),
+        "best_state_dict": best.state_dict, "best_epoch": best.best_epoch, "best_score": best.best_score,
+        "history": best.history, "stale": stale, "epoch": epoch, "torch_rng": torch.get_rng_state(),
+        **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+    }
+
+
 def train_model(
     model: nn.Module,
     train: Dataset,
@@ -97,38 +147,11 @@ def train_model(
     best = TrainResult(state_dict=copy.deepcopy(model.state_dict()), best_epoch=-1, best_score=-1.0)
     stale, start = 0, 0
     if resume_from is not None and Path(resume_from).is_file():
-        state = torch.load(resume_from, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"].cpu())
-        torch.set_rng_state(state["torch_rng"].cpu())  # dropout draws continue as if never stopped
-        if device.type == "cuda" and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
-        best = TrainResult(state_dict=state["best_state_dict"], best_epoch=int(state["best_epoch"]),
-                           best_score=float(state["best_score"]), history=list(state["history"]))
-        stale, start = int(state["stale"]), int(state["epoch"]) + 1
-        if on_epoch is not None:
-            for entry in best.history:  # the new trial's record starts where the old one stopped
-                on_epoch(int(entry["epoch"]), {k: v for k, v in entry.items() if k != "epoch"})
+        best, stale, start = _resume(Path(resume_from), model, optimiser, generator, device, on_epoch)
     for epoch in range(start, epochs):
         if stale >= patience:
             break
-        model.train()
-        total = 0.0
-        for x, a, y in loader:
-            if len(y) < 2:  # BatchNorm needs two samples
-                continue
-            x, a, y = x.to(device, non_blocking=True), a.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            optimiser.zero_grad(set_to_none=True)
-            with autocast(device):
-                logits = model(x, a)
-            loss = loss_fn(logits.float(), y)
-            if not torch.isfinite(loss):
-                break  # diverged (e.g. lr at the top of the search range); the epoch scores as is
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimiser.step()
-            total += loss.item() * len(y)
+        total = _train_epoch(model, loader, optimiser, loss_fn, device)
         proba = predict_proba(model, val.folded, val.aux)
         score = float(balanced_accuracy_score(val.y, proba.argmax(1))) if len(val) else 0.0
         metrics = {"train_loss": total / max(len(train), 1), "val_balanced_accuracy": score}
@@ -139,12 +162,7 @@ def train_model(
         else:
             stale += 1
         if checkpoint is not None:
-            _save_state(Path(checkpoint), {
-                "model": model.state_dict(), "optimiser": optimiser.state_dict(), "generator": generator.get_state(),
-                "best_state_dict": best.state_dict, "best_epoch": best.best_epoch, "best_score": best.best_score,
-                "history": best.history, "stale": stale, "epoch": epoch, "torch_rng": torch.get_rng_state(),
-                **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
-            })
+            _save_state(Path(checkpoint), _training_state(model, optimiser, generator, best, stale, epoch, device))
         if on_epoch is not None:
             on_epoch(epoch, metrics)
     model.load_state_dict(best.state_dict)

@@ -180,9 +180,8 @@ def load_study_data(release: str, *, profile: str | None = None, overrides: dict
         The release does not exist, has no light curves, or has one modality only.
     """
     from lcml.data import release as rel
-    from lcml.models.astrom3 import MODALITIES, Standardizer
     from lcml.config import context
-    from lcml.training.clip import MultimodalData
+    from lcml.models.astrom3 import MODALITIES
 
     say = progress or (lambda _msg: None)
     params, paths = context(profile, overrides)
@@ -191,14 +190,7 @@ def load_study_data(release: str, *, profile: str | None = None, overrides: dict
         raise InputError(f"release {release} not found at {folder}")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    curves = rel.load_release(folder, labelled_only=False)
-    if curves.empty:
-        raise InputError(f"release {release} has no usable light curves")
-    curves["object_id"] = curves["object_id"].astype(str)
-    objects = pd.read_parquet(folder / rel.OBJECTS) if (folder / rel.OBJECTS).is_file() else None
-    spectra = pd.read_parquet(folder / rel.SPECTRA) if (folder / rel.SPECTRA).is_file() else None
-    if spectra is not None and spectra.empty:
-        spectra = None
+    curves, objects, spectra = _tables(release, folder)
     metadata, kind = study_metadata(objects)
     have = {"photometry": True, "spectra": spectra is not None, "metadata": metadata is not None}
     modalities = tuple(m for m in MODALITIES if have[m])
@@ -225,6 +217,34 @@ def load_study_data(release: str, *, profile: str | None = None, overrides: dict
     classes = sorted({str(v) for v in labels if isinstance(v, str) and v})
     if not classes:
         raise InputError(f"release {release} has no labelled object")
+    frames = _splits(curves, metadata, spectra, aux_raw, split, build_cfg, columns, classes)
+    seconds["inputs"] = time.perf_counter() - t0
+    if len(frames["train"]) == 0:
+        raise InputError(f"release {release} has no object in its train split")
+    return StudyData(release=release, train=frames["train"], val=frames["val"], test=frames["test"], cfg=cfg,
+                     classes=classes, modalities=modalities, metadata_kind=kind, metadata_columns=columns,
+                     manifest_hash=rel.manifest_hash(folder), seconds=seconds)
+
+
+def _tables(release: str, folder) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """The release's usable light curves (labelled or not), objects table and spectra (``None`` when absent)."""
+    from lcml.data import release as rel
+
+    curves = rel.load_release(folder, labelled_only=False)
+    if curves.empty:
+        raise InputError(f"release {release} has no usable light curves")
+    curves["object_id"] = curves["object_id"].astype(str)
+    objects = pd.read_parquet(folder / rel.OBJECTS) if (folder / rel.OBJECTS).is_file() else None
+    spectra = pd.read_parquet(folder / rel.SPECTRA) if (folder / rel.SPECTRA).is_file() else None
+    return curves, objects, (None if spectra is not None and spectra.empty else spectra)
+
+
+def _splits(curves: pd.DataFrame, metadata, spectra, aux_raw: np.ndarray, split: np.ndarray, build_cfg,
+            columns: list[str], classes: list[str]) -> dict[str, Any]:
+    """Train, val and test as MultimodalData; metadata and aux scalers fitted on the train split only."""
+    from lcml.models.astrom3 import Standardizer
+    from lcml.training.clip import MultimodalData
+
     frames: dict[str, Any] = {}
     meta_scaler = aux_scaler = None
     for name in ("train", "val", "test"):
@@ -238,9 +258,4 @@ def load_study_data(release: str, *, profile: str | None = None, overrides: dict
         aux_frame = pd.DataFrame(aux_raw[rows], columns=list(AUX_NAMES))
         aux_scaler = aux_scaler or Standardizer.fit(aux_frame, list(AUX_NAMES))
         frames[name] = dataclasses.replace(data, aux=aux_scaler.transform(aux_frame), aux_scaler=aux_scaler)
-    seconds["inputs"] = time.perf_counter() - t0
-    if len(frames["train"]) == 0:
-        raise InputError(f"release {release} has no object in its train split")
-    return StudyData(release=release, train=frames["train"], val=frames["val"], test=frames["test"], cfg=cfg,
-                     classes=classes, modalities=modalities, metadata_kind=kind, metadata_columns=columns,
-                     manifest_hash=rel.manifest_hash(folder), seconds=seconds)
+    return frames

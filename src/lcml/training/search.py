@@ -165,7 +165,6 @@ def run_trials(
     pruned) trials, exact also when several workers share the study on a database server.
     Returns this worker's counts.
     """
-    import mlflow
     import optuna
     from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
@@ -187,49 +186,8 @@ def run_trials(
         if len(earlier) >= params.n_trials:
             raise _SurplusTrial(f"trial {trial.number}: the study already has {params.n_trials} trials")
         ran += 1
-        hp = suggest_from_space(trial, params.space)
-        origin = _resumed_number(trial)
-        # a repeated trial keeps its original seed, so resuming ends with the weights it would have had
-        seed = params.seed + (origin if origin is not None else trial.number)
-        state = _epoch_state(checkpoints, trial.number)
-        resume = {}
-        if fam.resumable:
-            resume = {"checkpoint": state, "resume_from": _epoch_state(checkpoints, origin) if origin is not None else None}
-        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent_run_id) as run:
-            trial.set_user_attr("mlflow_run_id", run.info.run_id)
-            mlflow.log_params({**trial.params, "trial": trial.number, "family": fam.name})
-            if origin is not None:
-                mlflow.set_tag("resumes_trial", str(origin))
-
-            def report(epoch: int, metrics: dict) -> None:
-                mlflow.log_metrics(metrics, step=epoch)
-                trial.report(metrics["val_balanced_accuracy"], epoch)
-                if trial.should_prune():
-                    mlflow.set_tag("state", "pruned")
-                    raise optuna.TrialPruned(f"pruned at epoch {epoch}")
-
-            def drop_states() -> None:  # finished or pruned: nothing to resume any more
-                state.unlink(missing_ok=True)
-                if origin is not None:
-                    _epoch_state(checkpoints, origin).unlink(missing_ok=True)
-
-            try:
-                fitted = fam.fit(hp, train, val, search=params, n_classes=n_classes, seed=seed,
-                                 options=params.options, report=report, **resume)
-            except optuna.TrialPruned:
-                drop_states()
-                raise
-            drop_states()  # any other error keeps the state: a restarted worker resumes from it
-            mlflow.log_metrics({"best_val_balanced_accuracy": fitted.best_score, "best_epoch": fitted.best_epoch})
-            weights, config = _checkpoint(checkpoints, trial.number, fam)
-            fam.save(fitted.model, weights)
-            config.write_text(json.dumps({"architecture": fitted.architecture, "best_epoch": fitted.best_epoch,
-                                          "best_score": fitted.best_score}))
-            # workers on other machines do not share this folder; the tracking server's store they do
-            mlflow.log_artifact(str(weights), CHECKPOINT_ARTIFACTS)
-            mlflow.log_artifact(str(config), CHECKPOINT_ARTIFACTS)
-            mlflow.set_tag("state", "complete")
-        return fitted.best_score
+        return _trial(trial, fam, train, val, n_classes=n_classes, params=params, checkpoints=checkpoints,
+                      parent_run_id=parent_run_id)
 
     # Global cap, exact with several workers: a trial runs only if fewer than n_trials non-failed
     # trials precede it (trial numbers come from the database, so workers agree); while the last
@@ -245,6 +203,58 @@ def run_trials(
             continue
         study.optimize(objective, n_trials=1, gc_after_trial=True, catch=(_SurplusTrial,))
     return {"trials_run": ran, "abandoned": abandoned}
+
+
+def _trial(trial, fam: Any, train: Dataset, val: Dataset, *, n_classes: int, params: FamilySearchParams,
+           checkpoints: Path, parent_run_id: str | None) -> float:
+    """One trial: hyperparameters, seed (a repeated trial keeps its original one), a nested MLflow run,
+    the fit with pruning and per-epoch resume state, then the checkpoint; its best validation score."""
+    import mlflow
+    import optuna
+
+    hp = suggest_from_space(trial, params.space)
+    origin = _resumed_number(trial)
+    # a repeated trial keeps its original seed, so resuming ends with the weights it would have had
+    seed = params.seed + (origin if origin is not None else trial.number)
+    state = _epoch_state(checkpoints, trial.number)
+    resume = {}
+    if fam.resumable:
+        resume = {"checkpoint": state, "resume_from": _epoch_state(checkpoints, origin) if origin is not None else None}
+    with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent_run_id) as run:
+        trial.set_user_attr("mlflow_run_id", run.info.run_id)
+        mlflow.log_params({**trial.params, "trial": trial.number, "family": fam.name})
+        if origin is not None:
+            mlflow.set_tag("resumes_trial", str(origin))
+
+        def report(epoch: int, metrics: dict) -> None:
+            mlflow.log_metrics(metrics, step=epoch)
+            trial.report(metrics["val_balanced_accuracy"], epoch)
+            if trial.should_prune():
+                mlflow.set_tag("state", "pruned")
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+        def drop_states() -> None:  # finished or pruned: nothing to resume any more
+            state.unlink(missing_ok=True)
+            if origin is not None:
+                _epoch_state(checkpoints, origin).unlink(missing_ok=True)
+
+        try:
+            fitted = fam.fit(hp, train, val, search=params, n_classes=n_classes, seed=seed,
+                             options=params.options, report=report, **resume)
+        except optuna.TrialPruned:
+            drop_states()
+            raise
+        drop_states()  # any other error keeps the state: a restarted worker resumes from it
+        mlflow.log_metrics({"best_val_balanced_accuracy": fitted.best_score, "best_epoch": fitted.best_epoch})
+        weights, config = _checkpoint(checkpoints, trial.number, fam)
+        fam.save(fitted.model, weights)
+        config.write_text(json.dumps({"architecture": fitted.architecture, "best_epoch": fitted.best_epoch,
+                                      "best_score": fitted.best_score}))
+        # workers on other machines do not share this folder; the tracking server's store they do
+        mlflow.log_artifact(str(weights), CHECKPOINT_ARTIFACTS)
+        mlflow.log_artifact(str(config), CHECKPOINT_ARTIFACTS)
+        mlflow.set_tag("state", "complete")
+    return fitted.best_score
 
 
 def best_of_study(study_name: str, storage: str, checkpoints: Path, family: Any) -> SearchResult:

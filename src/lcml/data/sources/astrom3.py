@@ -260,63 +260,19 @@ def read_astrom3(
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: no such folder (AstroM3 dataset root)")
-    frames = []
-    for name, path in _split_tables(root, split, subset, seed, table):
-        frame = _read_table(path)
-        missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-        if missing:
-            raise InputError(f"{path}: missing column(s) {', '.join(missing)}; expected name, target, "
-                             "spec_filename and the AstroM3 metadata columns")
-        frames.append(frame.assign(astrom3_split=name, _table=str(path), _row=np.arange(len(frame))))
-    catalog = pd.concat(frames, ignore_index=True)
+    catalog = _catalog(root, split, subset, seed, table)
     spectra_dir = root / "spectra"
     spectrum_files = {p.name: p for p in spectra_dir.rglob("*") if p.is_file()} if spectra_dir.is_dir() else {}
     photometry = _Photometry(root)
-
     ids, labels, times, fluxes, errors, rows, rejected, spectra = [], [], [], [], [], [], [], []
     try:
         for record in catalog.to_dict("records"):
-            where = f"{record['_table']} row {record['_row']}"
-            oid = record["name"] if isinstance(record["name"], str) and record["name"].strip() else None
-            if oid is None:
-                rejected.append({"object_id": None, "source": where, "reason": "no name"})
+            read = _light_curve(record, photometry, rejected)
+            if read is None:
                 continue
-            file_name = oid.replace(" ", "") + ".dat"
-            try:
-                source, content = photometry.read(file_name)
-            except (FileNotFoundError, OSError) as exc:
-                rejected.append({"object_id": oid, "source": where, "reason": f"no photometry file ({exc})"})
-                continue
-            try:
-                hjd, mag, err = _parse_asassn(content)
-            except ValueError as exc:
-                rejected.append({"object_id": oid, "source": source, "reason": f"unreadable photometry: {exc}"})
-                continue
-            ok = np.isfinite(hjd) & np.isfinite(mag) & np.isfinite(err)
-            if not ok.any():
-                rejected.append({"object_id": oid, "source": source,
-                                 "reason": f"no parseable point ({hjd.size} rows, none with finite HJD, MAG, MAG_ERR)"})
-                continue
-            ref = float(np.median(mag[ok]))
-            flux, flux_err = mags_to_flux(mag[ok], err[ok], ref)
-
-            has_spectrum, issue = False, None
-            spec_name = record.get("spec_filename")
-            if not isinstance(spec_name, str) or not spec_name.strip():
-                issue = "no spec_filename"
-            elif Path(spec_name).name not in spectrum_files:
-                issue = f"spectrum file {spec_name} not found under {spectra_dir}"
-            else:
-                try:
-                    wavelength, spec_flux, ivar = read_lamost_spectrum(spectrum_files[Path(spec_name).name],
-                                                                       wavelength_range)
-                except Exception as exc:  # astropy raises many types for damaged files
-                    issue = f"unreadable spectrum {spectrum_files[Path(spec_name).name]}: {exc}"
-                else:
-                    has_spectrum = True
-                    spectra.append({"object_id": oid, "wavelength": wavelength,
-                                    "flux": spec_flux.astype(np.float32), "ivar": ivar.astype(np.float32)})
-
+            oid, hjd, ok, ref, flux, flux_err = read
+            has_spectrum, issue = _spectrum(oid, record.get("spec_filename"), spectrum_files, spectra_dir,
+                                            wavelength_range, spectra)
             ids.append(oid)
             labels.append(record["target"] if isinstance(record["target"], str) else None)
             times.append(hjd[ok])
@@ -340,3 +296,61 @@ def read_astrom3(
         spectra=pd.DataFrame(spectra, columns=list(SPECTRA_COLUMNS)) if spectra else empty_spectra(),
     )
     return check_accounted(len(catalog), result)
+
+
+def _catalog(root: Path, split: str | None, subset: str, seed: int, table: str | Path | None) -> pd.DataFrame:
+    """The split tables as one frame, each row knowing its split, table and row number."""
+    frames = []
+    for name, path in _split_tables(root, split, subset, seed, table):
+        frame = _read_table(path)
+        missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}; expected name, target, "
+                             "spec_filename and the AstroM3 metadata columns")
+        frames.append(frame.assign(astrom3_split=name, _table=str(path), _row=np.arange(len(frame))))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _light_curve(record: dict, photometry: "_Photometry", rejected: list[dict]):
+    """``(id, hjd, usable points, reference magnitude, flux, flux_err)`` of one catalog row, or ``None``
+    with the reason appended to ``rejected``."""
+    where = f"{record['_table']} row {record['_row']}"
+    oid = record["name"] if isinstance(record["name"], str) and record["name"].strip() else None
+    if oid is None:
+        rejected.append({"object_id": None, "source": where, "reason": "no name"})
+        return None
+    try:
+        source, content = photometry.read(oid.replace(" ", "") + ".dat")
+    except (FileNotFoundError, OSError) as exc:
+        rejected.append({"object_id": oid, "source": where, "reason": f"no photometry file ({exc})"})
+        return None
+    try:
+        hjd, mag, err = _parse_asassn(content)
+    except ValueError as exc:
+        rejected.append({"object_id": oid, "source": source, "reason": f"unreadable photometry: {exc}"})
+        return None
+    ok = np.isfinite(hjd) & np.isfinite(mag) & np.isfinite(err)
+    if not ok.any():
+        rejected.append({"object_id": oid, "source": source,
+                         "reason": f"no parseable point ({hjd.size} rows, none with finite HJD, MAG, MAG_ERR)"})
+        return None
+    ref = float(np.median(mag[ok]))
+    flux, flux_err = mags_to_flux(mag[ok], err[ok], ref)
+    return oid, hjd, ok, ref, flux, flux_err
+
+
+def _spectrum(oid: str, spec_name, spectrum_files: dict, spectra_dir: Path, wavelength_range,
+              spectra: list[dict]) -> tuple[bool, str | None]:
+    """Read an object's LAMOST spectrum into ``spectra``; ``(has_spectrum, why not)``."""
+    if not isinstance(spec_name, str) or not spec_name.strip():
+        return False, "no spec_filename"
+    path = spectrum_files.get(Path(spec_name).name)
+    if path is None:
+        return False, f"spectrum file {spec_name} not found under {spectra_dir}"
+    try:
+        wavelength, spec_flux, ivar = read_lamost_spectrum(path, wavelength_range)
+    except Exception as exc:  # astropy raises many types for damaged files
+        return False, f"unreadable spectrum {path}: {exc}"
+    spectra.append({"object_id": oid, "wavelength": wavelength, "flux": spec_flux.astype(np.float32),
+                    "ivar": ivar.astype(np.float32)})
+    return True, None

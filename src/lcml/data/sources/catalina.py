@@ -17,7 +17,7 @@ stars), are dropped and counted in ``objects.n_dropped_points``. Duplicate and u
 as they are: validation decides about them (``objects.n_duplicate_times`` counts exact repeats).
 
 Magnitudes are checked before they become relative flux, because afterwards a unit error can no longer
-be seen: a star with a magnitude outside :data:`lcml.data.validation.suites.MAGNITUDE_RANGE` (a flux of 1e30, a
+be seen: a star with a magnitude outside :data:`lcml.data.validation.metadata.MAGNITUDE_RANGE` (a flux of 1e30, a
 sentinel) or whose magnitudes span more than :data:`MAX_MAG_SPAN` (fluxes mixed in with magnitudes) is
 rejected with a reason naming the values. A text file whose columns do not fit its layout is rejected
 alone; the text reader raises only when no file at all could be read.
@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lcml.data.schema import LIGHTCURVE_SCHEMA
-from lcml.data.validation.suites import MAGNITUDE_RANGE
+from lcml.data.validation.metadata import MAGNITUDE_RANGE
 from lcml.data.sources import (
     MAG_CONVERSION,
     Ingested,
@@ -141,6 +141,55 @@ def read_catalina_parquet(
         Unknown survey, unreadable file, or a file without the expected columns.
     """
     path = Path(path)
+    table, file_rows = _open_parquet(path, survey, limit, sample_seed)
+    n_input = table.num_rows
+    source = f"{survey}: {path}" + (f" (limit={limit}, sample_seed={sample_seed})" if limit is not None else "")
+    table, file_rows, rejected = _drop_mismatched(table, file_rows, path)
+    lengths = [pc.list_value_length(table[c]).fill_null(0).to_numpy() for c in LIST_COLUMNS]
+    raw = [pc.list_flatten(table[c]).to_numpy(zero_copy_only=False).astype(np.float64) for c in LIST_COLUMNS]
+    n_raw = lengths[0]
+    ids = table["id"].to_pylist()
+    mjd, mag, err = raw
+    ok = _point_ok(mjd, mag, err)
+    seg = np.repeat(np.arange(len(n_raw)), n_raw)
+    n_kept = np.bincount(seg[ok], minlength=len(n_raw)).astype(np.int64)
+    mjd, mag, err = mjd[ok], mag[ok], err[ok]
+    implausible = _implausible(mag, seg[ok], n_kept)
+    ref = segment_medians(mag, n_kept)
+    with np.errstate(over="ignore"):  # implausible stars are rejected below; their flux is never used
+        flux, flux_err = mags_to_flux(mag, err, np.repeat(ref, n_kept))
+    good = (n_kept > 0) & ~implausible & np.array([i is not None for i in ids])
+    starts = np.concatenate([[0], np.cumsum(n_raw)[:-1]]).astype(np.int64)
+    kept_starts = np.concatenate([[0], np.cumsum(n_kept)[:-1]]).astype(np.int64)
+    for j in np.flatnonzero(~good):
+        if ids[j] is None:
+            reason = "no id"
+        elif n_kept[j] == 0:
+            part = slice(starts[j], starts[j] + n_raw[j])
+            reason = _no_point_reason(raw[0][part], raw[1][part], raw[2][part], unit="points")
+        else:
+            reason = _magnitude_problem(mag[kept_starts[j]:kept_starts[j] + n_kept[j]])
+        rejected.append({"object_id": ids[j], "source": f"{path} row {file_rows[j]}", "reason": reason})
+
+    lightcurves = pa.table({
+        "object_id": table["id"], "label": table["label"].cast(pa.string()),
+        "time": list_array(mjd, n_kept, pa.float64()),
+        "flux": list_array(flux.astype(np.float32), n_kept, pa.float32()),
+        "flux_err": list_array(flux_err.astype(np.float32), n_kept, pa.float32()),
+    }).filter(pa.array(good))
+    objects = pd.DataFrame({"object_id": ids, "n_points": n_kept, "n_dropped_points": n_raw - n_kept,
+                            "n_duplicate_times": _n_duplicate_times(mjd, n_kept), "ref_mag": ref})
+    for column in CATALOG_COLUMNS:
+        if column in table.column_names:
+            objects[column] = table[column].to_numpy(zero_copy_only=False)
+    objects = objects[good].reset_index(drop=True)
+    result = Ingested(lightcurves.cast(LIGHTCURVE_SCHEMA), objects, rejected_frame(rejected), CONVERSION,
+                      source=source)
+    return check_accounted(n_input, result)
+
+
+def _open_parquet(path: Path, survey: str, limit: int | None, sample_seed: int | None) -> tuple[pa.Table, np.ndarray]:
+    """The file's rows to read (all, the first ``limit`` or a seeded sample, in file order) and their row numbers."""
     catalina = [name for name, s in SURVEYS.items() if any(r.function.endswith(":read_catalina_parquet") for r in s.readers)]
     if survey not in catalina:
         raise InputError(f"unknown Catalina survey {survey!r}; expected one of {', '.join(catalina)}")
@@ -161,85 +210,28 @@ def read_catalina_parquet(
             file_rows = np.sort(np.random.default_rng(sample_seed).choice(table.num_rows, size=limit, replace=False))
         table = table.take(pa.array(file_rows))
     table = table.set_column(table.schema.get_field_index("id"), "id", table["id"].cast(pa.string()))
-    n_input = table.num_rows
-    source = f"{survey}: {path}" + (f" (limit={limit}, sample_seed={sample_seed})" if limit is not None else "")
+    return table, file_rows
 
+
+def _drop_mismatched(table: pa.Table, file_rows: np.ndarray, path: Path) -> tuple[pa.Table, np.ndarray, list[dict]]:
+    """Rows whose mjd/mag/mag_err lengths differ, rejected with the three lengths (so the rest line up)."""
     lengths = [pc.list_value_length(table[c]).fill_null(0).to_numpy() for c in LIST_COLUMNS]
-    flat = [pc.list_flatten(table[c]).to_numpy(zero_copy_only=False).astype(np.float64) for c in LIST_COLUMNS]
-    n_raw = lengths[0]
     ids = table["id"].to_pylist()
-    mismatch = (lengths[1] != n_raw) | (lengths[2] != n_raw)
+    mismatch = (lengths[1] != lengths[0]) | (lengths[2] != lengths[0])
+    rejected = [{"object_id": ids[i], "source": f"{path} row {file_rows[i]}",
+                 "reason": f"mjd/mag/mag_err lengths differ ({lengths[0][i]}/{lengths[1][i]}/{lengths[2][i]})"}
+                for i in np.flatnonzero(mismatch)]
+    if not mismatch.any():
+        return table, file_rows, rejected
+    return table.filter(pa.array(~mismatch)), file_rows[~mismatch], rejected
 
-    rejected, keep = [], np.ones(n_input, dtype=bool)
-    for i in np.flatnonzero(mismatch):
-        rejected.append({"object_id": ids[i], "source": f"{path} row {file_rows[i]}",
-                         "reason": f"mjd/mag/mag_err lengths differ ({lengths[0][i]}/{lengths[1][i]}/{lengths[2][i]})"})
-        keep[i] = False
-    if mismatch.any():
-        # Drop the mismatched rows before flattening so the three flattened columns line up again.
-        table = table.filter(pa.array(keep))
-        lengths = [pc.list_value_length(table[c]).fill_null(0).to_numpy() for c in LIST_COLUMNS]
-        flat = [pc.list_flatten(table[c]).to_numpy(zero_copy_only=False).astype(np.float64) for c in LIST_COLUMNS]
-        n_raw = lengths[0]
-    file_rows = file_rows[keep]
-    ids = table["id"].to_pylist()
-    raw = flat
-    mjd, mag, err = flat
 
-    ok = _point_ok(mjd, mag, err)
-    seg = np.repeat(np.arange(len(n_raw)), n_raw)
-    n_kept = np.bincount(seg[ok], minlength=len(n_raw)).astype(np.int64)
-    mjd, mag, err = mjd[ok], mag[ok], err[ok]
-    # magnitudes that cannot be magnitudes of one star (see _magnitude_problem), per star
+def _implausible(mag: np.ndarray, kept_seg: np.ndarray, n_kept: np.ndarray) -> np.ndarray:
+    """Stars whose magnitudes cannot be magnitudes of one star (see :func:`_magnitude_problem`)."""
     lo, hi = MAGNITUDE_RANGE
-    kept_seg = seg[ok]
-    n_outside = np.bincount(kept_seg, weights=(mag < lo) | (mag > hi), minlength=len(n_raw))
-    mag_min = np.full(len(n_raw), np.inf)
-    mag_max = np.full(len(n_raw), -np.inf)
+    n = len(n_kept)
+    n_outside = np.bincount(kept_seg, weights=(mag < lo) | (mag > hi), minlength=n)
+    mag_min, mag_max = np.full(n, np.inf), np.full(n, -np.inf)
     np.minimum.at(mag_min, kept_seg, mag)
     np.maximum.at(mag_max, kept_seg, mag)
-    implausible = (n_kept > 0) & ((n_outside > 0) | (mag_max - mag_min > MAX_MAG_SPAN))
-    ref = segment_medians(mag, n_kept)
-    with np.errstate(over="ignore"):  # implausible stars are rejected below; their flux is never used
-        flux, flux_err = mags_to_flux(mag, err, np.repeat(ref, n_kept))
-
-    good = (n_kept > 0) & ~implausible & np.array([i is not None for i in ids])
-    starts = np.concatenate([[0], np.cumsum(n_raw)[:-1]]).astype(np.int64)
-    kept_starts = np.concatenate([[0], np.cumsum(n_kept)[:-1]]).astype(np.int64)
-    for j in np.flatnonzero(~good):
-        if ids[j] is None:
-            reason = "no id"
-        elif n_kept[j] == 0:
-            part = slice(starts[j], starts[j] + n_raw[j])
-            reason = _no_point_reason(raw[0][part], raw[1][part], raw[2][part], unit="points")
-        else:
-            reason = _magnitude_problem(mag[kept_starts[j]:kept_starts[j] + n_kept[j]])
-        rejected.append({"object_id": ids[j], "source": f"{path} row {file_rows[j]}", "reason": reason})
-
-    labels = table["label"].cast(pa.string())
-    lightcurves = pa.table(
-        {
-            "object_id": table["id"],
-            "label": labels,
-            "time": list_array(mjd, n_kept, pa.float64()),
-            "flux": list_array(flux.astype(np.float32), n_kept, pa.float32()),
-            "flux_err": list_array(flux_err.astype(np.float32), n_kept, pa.float32()),
-        }
-    ).filter(pa.array(good))
-
-    objects = pd.DataFrame(
-        {
-            "object_id": ids,
-            "n_points": n_kept,
-            "n_dropped_points": n_raw - n_kept,
-            "n_duplicate_times": _n_duplicate_times(mjd, n_kept),
-            "ref_mag": ref,
-        }
-    )
-    for column in CATALOG_COLUMNS:
-        if column in table.column_names:
-            objects[column] = table[column].to_numpy(zero_copy_only=False)
-    objects = objects[good].reset_index(drop=True)
-    result = Ingested(lightcurves.cast(LIGHTCURVE_SCHEMA), objects, rejected_frame(rejected), CONVERSION,
-                      source=source)
-    return check_accounted(n_input, result)
+    return (n_kept > 0) & ((n_outside > 0) | (mag_max - mag_min > MAX_MAG_SPAN))

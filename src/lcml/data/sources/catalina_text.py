@@ -181,19 +181,7 @@ def read_catalina_text(
             rejected.append({"object_id": None if is_csv else file.stem, "source": str(file), "reason": str(exc)})
             continue
         if is_csv:
-            no_id = frame["id"].isna() | (frame["id"].astype(str).str.strip() == "")
-            if no_id.any():
-                n_input += 1
-                lines = (np.flatnonzero(no_id.to_numpy()) + 2).tolist()  # +2: header line, 1-based
-                shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
-                rejected.append({"object_id": None, "source": f"{file} line(s) {shown}",
-                                 "reason": f"{len(lines)} row(s) without an ID"})
-            frame = frame[~no_id]
-            frame = frame.assign(id=frame["id"].astype(str).str.strip())
-            for oid, group in frame.groupby("id", sort=False):
-                n_input += 1
-                extra = {c: _finite_mean(_numbers(group[c])) for c in ("ra", "dec") if c in group}
-                add(str(oid), file, _numbers(group["mjd"]), _numbers(group["mag"]), _numbers(group["magerr"]), extra)
+            n_input += _csv_stars(frame, file, add, rejected)
         else:
             n_input += 1
             add(file.stem, file, _numbers(frame["MJD"]), _numbers(frame["mag"]), _numbers(frame["err"]), {})
@@ -210,3 +198,22 @@ def read_catalina_text(
     source = f"catalina text: {files[0]}" + (f" (+{len(files) - 1} more files)" if len(files) > 1 else "")
     result = Ingested(table, objects, rejected_frame(rejected), CONVERSION, source=source)
     return check_accounted(n_input, result)
+
+
+def _csv_stars(frame: pd.DataFrame, file: Path, add, rejected: list[dict]) -> int:
+    """Each star of a CRTS CSV through ``add``; rows without an ID are one rejected input. The inputs counted."""
+    n_input = 0
+    no_id = frame["id"].isna() | (frame["id"].astype(str).str.strip() == "")
+    if no_id.any():
+        n_input += 1
+        lines = (np.flatnonzero(no_id.to_numpy()) + 2).tolist()  # +2: header line, 1-based
+        shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
+        rejected.append({"object_id": None, "source": f"{file} line(s) {shown}",
+                         "reason": f"{len(lines)} row(s) without an ID"})
+    frame = frame[~no_id]
+    frame = frame.assign(id=frame["id"].astype(str).str.strip())
+    for oid, group in frame.groupby("id", sort=False):
+        n_input += 1
+        extra = {c: _finite_mean(_numbers(group[c])) for c in ("ra", "dec") if c in group}
+        add(str(oid), file, _numbers(group["mjd"]), _numbers(group["mag"]), _numbers(group["magerr"]), extra)
+    return n_input

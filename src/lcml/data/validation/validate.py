@@ -31,14 +31,14 @@ import pyarrow.parquet as pq
 
 from lcml.data import release as rel
 from lcml.data.sources.astrom3 import ASTROM3_WAVELENGTH_RANGE
-from lcml.data.validation import suites
+from lcml.data.validation import metadata, suites
 from lcml.data.validation.gx import SuiteOutcome, _Gx
 from lcml.data.validation.quarantine import sort_objects
 from lcml.data.validation.rows import (  # noqa: F401 - ingest and the tests read them here too
     merge_duplicate_times, merge_duplicate_times_table, row_checks,
 )
 from lcml.data.validation.summary import LOCAL_FIELDS, ValidationSummary, accounting  # noqa: F401
-from lcml.errors import InputError, LcmlError, ValidationFailed
+from lcml.errors import InputError, ValidationFailed
 
 VALIDATION_REPORT = "validation.json"
 #: Optional per-object spectra of a release (AstroM3): ``object_id``, ``wavelength``, ``flux``, ``ivar``.
@@ -130,7 +130,7 @@ def validate_release(
     metadata_required
         Columns of ``objects.parquet`` that must exist and be non-null for every object.
     metadata_ranges
-        ``{column: (min, max)}`` added to / replacing :data:`lcml.data.validation.suites.DEFAULT_METADATA_RANGES`
+        ``{column: (min, max)}`` added to / replacing :data:`lcml.data.validation.metadata.DEFAULT_METADATA_RANGES`
         and the magnitude range; ``None`` as a value drops a default.
     min_per_class
         Classes with fewer accepted objects are flagged (0: no check).
@@ -222,10 +222,10 @@ def _run_suites(gx: "_Gx", frame: pd.DataFrame, facts: pd.DataFrame, spectra: pd
             suites.SPECTRA, suites.spectra_facts(spectra, known), suites.spectra_suite(wavelength_range)
         )
     if objects is not None:
-        numeric = suites.numeric_columns(objects)
-        checks = suites.metadata_suite(objects.columns, numeric, required=metadata_required,
-                                       ranges=suites.metadata_ranges(numeric, metadata_ranges))
-        facts_view = suites.metadata_facts(objects, known, numeric, metadata_required)
+        numeric = metadata.numeric_columns(objects)
+        checks = metadata.metadata_suite(objects.columns, numeric, required=metadata_required,
+                                       ranges=metadata.metadata_ranges(numeric, metadata_ranges))
+        facts_view = metadata.metadata_facts(objects, known, numeric, metadata_required)
         outcomes[suites.METADATA] = gx.run(suites.METADATA, facts_view, checks)
     return outcomes
 
