@@ -139,7 +139,8 @@ assert set(_FITTERS) == set(FAMILIES)
 
 def fitter(name: str) -> Fitter:
     """The family called ``name`` with its fitting side; ``ValueError`` naming the known ones otherwise."""
-    return _FITTERS[get_family(name).name](get_family(name))
+    family = get_family(name)
+    return _FITTERS[family.name](family)
 
 
 def _early_stopping(y: np.ndarray, wanted: bool) -> bool:

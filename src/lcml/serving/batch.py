@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from lcml.serving.loader import INPUT_COLUMNS, load_model, resolve
+from lcml.serving.loader import INPUT_COLUMNS, load_named
 
-__all__ = ["resolve", "score"]
+__all__ = ["score"]
 
 
 def score(model_uri: str, source: str | Path, batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
@@ -18,8 +18,7 @@ def score(model_uri: str, source: str | Path, batch_size: int = 256, progress: b
     from lcml.serving.inputs import read_input
 
     frame = read_input(source)
-    model = load_model(model_uri)
-    name, version = resolve(model_uri)
+    model, name, version = load_named(model_uri)
     parts = []
     for start in tqdm(range(0, len(frame), batch_size), desc="scoring", unit="batch", disable=not progress):
         parts.append(model.predict(frame[INPUT_COLUMNS].iloc[start : start + batch_size].reset_index(drop=True)))

@@ -40,6 +40,11 @@ def load_model(model_uri: str, paths: Paths | None = None, *, resolve_name: bool
     ``resolve_name=False`` they are left as the model was logged: the training's own scoring).
     ``friendly=False`` lets MLflow's own errors through, for callers that retry transient ones.
     """
+    return load_named(model_uri, paths, resolve_name=resolve_name, friendly=friendly)[0]
+
+
+def load_named(model_uri: str, paths: Paths | None = None, *, resolve_name: bool = True, friendly: bool = True):
+    """:func:`load_model` and the registered ``(name, version)`` it resolved (``("", "")`` for other URIs)."""
     from mlflow.exceptions import MlflowException
 
     import mlflow
@@ -48,16 +53,16 @@ def load_model(model_uri: str, paths: Paths | None = None, *, resolve_name: bool
         raise InputError(f"model URI must be a non-empty string, got {model_uri!r}")
     paths = paths or Paths.from_env()
     use_tracking_uri(paths)
-    config = None
+    name, version, config = "", "", None
     if resolve_name:
         name, version = resolve(model_uri)
         if name:
             setup_mlflow(paths, name)
         config = {"model_name": name, "model_version": version}
     if not friendly:
-        return mlflow.pyfunc.load_model(model_uri, model_config=config)
+        return mlflow.pyfunc.load_model(model_uri, model_config=config), name, version
     try:
-        return mlflow.pyfunc.load_model(model_uri, model_config=config)
+        return mlflow.pyfunc.load_model(model_uri, model_config=config), name, version
     except (MlflowException, OSError) as exc:
         first = (getattr(exc, "message", None) or str(exc)).splitlines()[0]
         raise InputError(f"cannot load model {model_uri}: {first}") from None
