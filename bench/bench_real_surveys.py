@@ -2,11 +2,11 @@
 
 For each survey (Catalina SSS, CRTS, the K2SC phase-folded set) this runs::
 
-    lcml pipeline run --survey SURVEY --source $LCML_REAL_DATA/<file> --profile survey-cpu
+    lcml pipeline run --survey SURVEY --source $LCML_REAL_DATA/<file> --profile survey
 
 in a scratch project (its own ``params.yaml`` copy, state folder, MLflow and DVC remote), i.e. the
 retrain DAG through real Airflow: release → Great Expectations → DVC → one Optuna search per family
-(``search.families`` of the ``survey-cpu`` profile: Conv+BiLSTM, Swin on wavelet images, the feature
+(``search.families`` of the ``survey`` profile: Conv+BiLSTM, Swin on wavelet images, the feature
 baseline) → gates → registry. Each family is then reported on the release's held-out test split:
 accuracy, balanced accuracy, macro-F1, per-class recall and precision, training time (the summed
 durations of its Optuna trials' MLflow runs) and scoring throughput (curves/s, raw light curve to
@@ -16,7 +16,7 @@ Results go to ``bench/results/real_surveys.json`` after each survey (a partial r
 
 Usage::
 
-    .venv/bin/python bench/bench_real_surveys.py [--surveys catalina-sss crts k2] [--profile survey-cpu]
+    .venv/bin/python bench/bench_real_surveys.py [--surveys catalina-sss crts k2] [--profile survey]
         [--work /tmp/lcml-bench-real]
 """
 
@@ -144,7 +144,7 @@ def run_survey(survey: str, source: Path, work: Path, profile: str, reuse: bool 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--surveys", nargs="+", default=["k2", "crts", "catalina-sss"], choices=list(SOURCES))
-    parser.add_argument("--profile", default="survey-cpu")
+    parser.add_argument("--profile", default="survey")
     parser.add_argument("--work", type=Path, default=Path("/tmp/lcml-bench-real"))
     parser.add_argument("--reuse", action="store_true", help="measure a survey's earlier run again (no retraining)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "real_surveys.json")

@@ -19,12 +19,33 @@ def test_demo_profile_is_default_and_ci_overrides(monkeypatch):
     assert demo.search.families == ci.search.families == ["conv_bilstm", "baseline"]
 
 
+def test_survey_files_default_to_the_survey_profile(monkeypatch):
+    from lcml.config import source_profile
+
+    monkeypatch.delenv("LCML_PROFILE", raising=False)
+    assert source_profile(None) == "survey" and source_profile("ci") == "ci"
+    monkeypatch.setenv("LCML_PROFILE", "paper")
+    assert source_profile(None) == "paper"  # an explicit choice always wins
+    survey = load_params(REPO / "params.yaml", profile="survey")
+    demo = load_params(REPO / "params.yaml", profile="demo")
+    baseline = survey.search.baseline
+    assert baseline.options["bags"] == 20 and baseline.cv_folds == 5 and baseline.space["per_class"] == [50, 300]
+    # the survey space adds to the base one, key by key
+    assert baseline.space["learning_rate"] == demo.search.baseline.space["learning_rate"]
+    assert demo.search.baseline.options["bags"] == 0 and demo.search.baseline.cv_folds == 0
+
+
 def test_overrides_and_hash():
     a = load_params(REPO / "params.yaml", profile="ci")
     b = load_params(REPO / "params.yaml", profile="ci", overrides={"search": {"conv_bilstm": {"epochs": 1}}})
     assert b.search.conv_bilstm.epochs == 1
     assert a.hash() == load_params(REPO / "params.yaml", profile="ci").hash()
     assert a.hash() != b.hash()
+
+
+def test_cv_folds_is_none_or_at_least_two():
+    with pytest.raises(ConfigError, match="cv_folds: 0 .no cross-validation. or at least 2"):
+        load_params(REPO / "params.yaml", profile="ci", overrides={"search": {"baseline": {"cv_folds": 1}}})
 
 
 def test_unknown_profile_and_bad_values(tmp_path):

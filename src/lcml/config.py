@@ -30,6 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lcml.errors import ConfigError
 
 DEFAULT_PROFILE = "demo"
+#: the profile of a run on a real survey's own files (``--survey`` with ``--source``) when none is named
+SURVEY_PROFILE = "survey"
+
+
+def source_profile(profile: str | None) -> str:
+    """The profile of a run on a survey's files: ``profile``, else ``$LCML_PROFILE``, else :data:`SURVEY_PROFILE`."""
+    return profile or os.environ.get("LCML_PROFILE") or SURVEY_PROFILE
 
 
 class _Strict(BaseModel):
@@ -128,9 +135,14 @@ class FamilySearchParams(_Strict):
     #: after the search, fit the best hyperparameters again on train + validation (families that
     #: train without a validation split: baseline); the test split stays untouched
     refit: bool = False
+    #: after the search, k-fold cross-validation of the best hyperparameters over train + validation
+    #: (0: none); its mean and spread go to the run and the model card beside the test split
+    cv_folds: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _space_is_well_formed(self) -> "FamilySearchParams":
+        if self.cv_folds == 1:
+            raise ValueError("cv_folds: 0 (no cross-validation) or at least 2")
         for name, spec in self.space.items():
             ok = (isinstance(spec, dict) and list(spec) == ["choices"] and spec["choices"]) or (
                 isinstance(spec, (list, tuple)) and len(spec) in (2, 3)

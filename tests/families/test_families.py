@@ -189,3 +189,26 @@ def test_baseline_stops_early_unless_the_held_out_slice_cannot_hold_every_class(
     assert not fitted.architecture["early_stopping"]
     assert not _early_stopping(np.array([0, 0, 1, 1, 2, 2]), True)  # 10% of 6 stars cannot hold 3 classes
     assert _early_stopping(np.repeat([0, 1, 2], 10), True) and not _early_stopping(np.repeat([0, 1, 2], 10), False)
+
+
+def test_balanced_bagging_gives_every_class_the_same_weight_and_round_trips(curves, params, tmp_path):
+    """``options.bags``: members each see ``per_class`` stars of every class; saved and loaded like the baseline."""
+    from lcml.models.balanced import BalancedBagging
+
+    fam = fitter("baseline")
+    x, aux = fam.inputs(curves[0], params.features, {"n_jobs": 1})
+    y = curves[1]
+    options = {**params.search.baseline.options, "bags": 4}
+    fitted = fam.fit({"max_iter": 20, "per_class": 7}, Dataset(x[:60], aux[:60], y[:60]),
+                     Dataset(x[60:], aux[60:], y[60:]), search=params.search.baseline, n_classes=len(CLASSES),
+                     seed=0, options=options)
+    bag = fitted.model.model
+    assert isinstance(bag, BalancedBagging) and len(bag.estimators_) == 4
+    assert fitted.architecture == {"n_classes": len(CLASSES), "bags": 4, "per_class": 7}
+    for member in bag.estimators_:  # every member knows every class of the training split
+        assert member.n_iter_ <= 20 and list(member.classes_) == list(bag.classes_)
+    assert fitted.best_score > 1 / len(CLASSES)
+    path = tmp_path / fam.weights_file
+    fam.save(fitted.model, path)
+    again = fam.load(path, fitted.architecture)
+    assert np.allclose(fam.predict_proba(again, x[60:], aux[60:]), fam.predict_proba(fitted.model, x[60:], aux[60:]))

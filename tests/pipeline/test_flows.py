@@ -32,7 +32,14 @@ def test_first_run_registers_a_champion_with_lineage(in_trained):
     parent = client.get_run(trained["run_id"])
     assert parent.data.metrics["test_balanced_accuracy"] == trained["metrics"]["balanced_accuracy"]
     artifacts = {a.path for a in client.list_artifacts(trained["run_id"])}
-    assert {"confusion_matrix.png", "gates.json", "params.json"} <= artifacts
+    assert {"confusion_matrix.png", "per_class.json", "learning_curves.png", "mistakes.png", "gates.json",
+            "params.json"} <= artifacts
+    table = json.loads(open(client.download_artifacts(trained["run_id"], "per_class.json")).read())
+    rows = [dict(zip(table["columns"], row)) for row in table["data"]]
+    assert rows and {r["class"] for r in rows} <= {"T2CEP", "RR", "HYB", "GDOR", "EB", "DSCT"}
+    for row in rows:  # the UI's table says what the run's metrics say
+        assert row["recall"] == pytest.approx(trained["metrics"][f"recall_{row['class']}"], abs=1e-4)
+    assert {"optuna_history.png"} <= {a.path.split("/")[-1] for a in client.list_artifacts(trained["run_id"], "search")}
     assert parent.inputs.dataset_inputs[0].dataset.name == "kepler/sim-v1"
     assert trained["metrics"]["n_test"] > 0
     assert {k for k in trained["metrics"] if k.startswith("recall_")} <= {f"recall_{c}" for c in

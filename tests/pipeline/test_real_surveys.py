@@ -24,6 +24,26 @@ def test_k2_folded_release_trains_without_period_search(project, real_data):
     test = rel.load_release(rel.release_dir(Paths.from_env(), rid), "test", pipeline.context()[0].data.split)
     scored = load_model(f"models:/k2-variable-star-classifier/{gated['version']}").predict(test.head(20)[INPUT_COLUMNS])
     assert len(scored) == 20 and scored["label_pred"].notna().all()
+    _bagged_baseline_is_cross_validated_and_its_card_says_so(rid)
+
+
+def _bagged_baseline_is_cross_validated_and_its_card_says_so(rid: str) -> None:
+    """The survey profile's baseline (balanced bagging, k-fold CV of the best trial) on the same real release."""
+    from lcml.registry.card import CARD
+
+    overrides = {"search": {"baseline": {"n_trials": 1, "cv_folds": 3, "options": {"bags": 3}}}}
+    trained = pipeline.train(rid, run_name="k2-cv", family="baseline", overrides=overrides)
+    cv = trained["cv"]
+    assert cv["folds"] == cv["n_folds_run"] == 3 and len(cv["balanced_accuracy"]["folds"]) == 3
+    assert 0.3 < cv["balanced_accuracy"]["mean"] <= 1  # 7 classes: far above guessing on real K2 stars
+    n_cv = sum(sum(row) for row in cv["confusion_matrix"]["rows_true_cols_pred"])
+    assert n_cv + trained["metrics"]["n_test"] == 443  # every accepted star: CV on train + val, test untouched
+    client = MlflowClient(Paths.from_env().mlflow_tracking_uri)
+    run = client.get_run(trained["run_id"])
+    assert run.data.metrics["cv_balanced_accuracy_mean"] == cv["balanced_accuracy"]["mean"]
+    pipeline.register_and_gate(trained)
+    text = open(client.download_artifacts(trained["run_id"], CARD)).read()
+    assert "Cross-validation (3-fold, stratified, over train + validation" in text
 
 
 def test_catalina_sample_registers_its_own_model_and_scores_magnitudes(project, real_data, tmp_path):
@@ -38,7 +58,7 @@ def test_catalina_sample_registers_its_own_model_and_scores_magnitudes(project, 
                 "--family", "baseline")
     assert proc.returncode == 0, proc.stderr
     rid = f"catalina-sss/{pipeline.source_version(source, limit=500, sample_seed=0)}"
-    assert f"release {rid} <- " in proc.stdout
+    assert f"release {rid} <- " in proc.stdout and "(profile ci)" in proc.stdout  # $LCML_PROFILE beats "survey"
     client = MlflowClient(Paths.from_env().mlflow_tracking_uri)
     name = "catalina-sss-variable-star-classifier"
     version = alias_version(client, name, CHAMPION)
@@ -111,3 +131,4 @@ def test_survey_and_source_go_together(project, tmp_path):
     assert both.returncode == 2 and "either --release or --survey/--source" in both.stderr
     missing = lcml("pipeline", "run", "--survey", "crts", "--source", str(tmp_path / "nope.parquet"))
     assert missing.returncode == 1 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
+

@@ -142,3 +142,21 @@ def test_model_card_marks_a_pass_on_weak_evidence():
                        classes=["T2CEP", "RR"], champion_before=None)
     assert "| recall:T2CEP | 0.333 | 0.400 | pass (weak evidence) |" in card
     assert "Warnings: recall of T2CEP 0.333 below floor 0.400 on weak evidence" in card
+
+
+def test_model_card_sets_cross_validation_beside_the_test_split():
+    from lcml.registry.card import render_card
+
+    metrics = {"accuracy": 0.9, "balanced_accuracy": 0.8, "macro_f1": 0.75, "recall_RR": 0.9, "n_test": 20}
+    cv = {"folds": 5, "balanced_accuracy": {"mean": 0.81, "std": 0.02}, "macro_f1": {"mean": 0.77, "std": 0.03},
+          "recall": {"RR": 0.88, "T2CEP": 0.6}, "recall_std": {"RR": 0.01, "T2CEP": 0.2}}
+    trained = {"family": "baseline", "release": "sim/v1", "metrics": metrics, "lineage": {}, "study": "s",
+               "n_trials": 1, "n_pruned": 0, "best_trial": 0, "best_params": {}, "best_val_balanced_accuracy": 0.5,
+               "run_id": "r", "cv": cv}
+    card = render_card(name="m", version="1", trained=trained, gate={}, manifest={}, classes=["T2CEP", "RR"],
+                       champion_before=None)
+    assert "balanced accuracy 0.810 ± 0.020 (test split 0.800)" in card
+    assert "| T2CEP | 0.600 ± 0.200 | absent |" in card and "| RR | 0.880 ± 0.010 | 0.900 |" in card
+    trained.pop("cv")
+    assert "Cross-validation: not run" in render_card(name="m", version="1", trained=trained, gate={}, manifest={},
+                                                      classes=["RR"], champion_before=None)

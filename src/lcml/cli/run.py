@@ -20,20 +20,23 @@ Force = Annotated[bool, typer.Option(help="retrain even if this release was trai
 
 
 def _source_release(release: Optional[str], survey: Optional[str], source: Optional[Path], labels: Optional[Path],
-                    limit: Optional[int], seed: int, profile: Optional[str]) -> Optional[str]:
-    """``--release`` as given, or the release built (or found) for ``--survey`` + ``--source``."""
+                    limit: Optional[int], seed: int, profile: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    """``--release`` as given, or the release built (or found) for ``--survey`` + ``--source``; and the
+    profile to train with (a survey's own files default to :data:`lcml.config.SURVEY_PROFILE`)."""
     if source is None and survey is None:
-        return release
+        return release, profile
     if source is None or survey is None:
         fail("--survey and --source go together (the survey says how to read the files)", 2)
     if release is not None:
         fail("give either --release or --survey/--source, not both", 2)
+    from lcml.config import source_profile
     from lcml.pipeline.release import release_for_source
 
+    profile = source_profile(profile)
     rid = release_for_source(survey, source, labels=labels, limit=limit, sample_seed=seed if limit else None,
                              profile=profile)
-    typer.echo(f"release {rid} <- {source}")
-    return rid
+    typer.echo(f"release {rid} <- {source} (profile {profile})")
+    return rid, profile
 
 
 @app.command("train")
@@ -47,7 +50,7 @@ def train(release: Annotated[Optional[str], typer.Option(help="<survey>/<version
     """Build/validate/publish, search every family, register and gate in this process (no Airflow)."""
     from lcml.pipeline.retrain import retrain
 
-    release = _source_release(release, survey, source, labels, limit, seed, profile)
+    release, profile = _source_release(release, survey, source, labels, limit, seed, profile)
     print_summary(retrain(release, profile=profile, tag=tag, force=force, family=family))
 
 
@@ -64,7 +67,7 @@ def pipeline_run(release: Annotated[Optional[str], typer.Option(help="<survey>/<
     """
     from lcml.pipeline.airflow import run_retrain_dag
 
-    release = _source_release(release, survey, source, labels, limit, seed, profile)
+    release, profile = _source_release(release, survey, source, labels, limit, seed, profile)
     print_summary(run_retrain_dag(release, profile, tag, force, say=typer.echo))
 
 

@@ -14,8 +14,10 @@ import numpy as np
 
 from lcml.families.base import Family
 
-#: the only non-default type a saved HistGradientBoostingClassifier holds
-TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+#: the only non-default types a saved model holds: scikit-learn's tree predictor, and lcml's balanced
+#: bagging of HistGradientBoosting members (``options.bags``)
+TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+                 "lcml.models.balanced.BalancedBagging"]
 
 
 class BaselineFamily(Family):

@@ -57,7 +57,8 @@ class TorchFitter(Fitter):
 
 
 class BaselineFitter(Fitter):
-    """HistGradientBoosting on the baseline features; no validation split needed (it can refit)."""
+    """HistGradientBoosting on the baseline features, or (``options.bags``) a balanced bagging of it; no
+    validation split needed (it can refit)."""
 
     def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None) -> Fitted:
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -65,7 +66,11 @@ class BaselineFitter(Fitter):
         from lcml.families.baseline import WithClasses
         from sklearn.metrics import balanced_accuracy_score
 
-        early = _early_stopping(train.y, bool((options or {}).get("early_stopping", True)))
+        options = options or {}
+        if int(options.get("bags", 0)):
+            return self._fit_bagging(hp, train, val, search=search, n_classes=n_classes, seed=seed, options=options,
+                                     report=report)
+        early = _early_stopping(train.y, bool(options.get("early_stopping", True)))
         model = HistGradientBoostingClassifier(
             learning_rate=float(hp.get("learning_rate", 0.1)), max_leaf_nodes=int(hp.get("max_leaf_nodes", 31)),
             l2_regularization=float(hp.get("l2_regularization", 0.0)), max_iter=int(hp.get("max_iter", 200)),
@@ -78,6 +83,27 @@ class BaselineFitter(Fitter):
         if report is not None:
             report(0, {"train_loss": float("nan"), "val_balanced_accuracy": score})
         return Fitted(WithClasses(model, n_classes), score, 0, {"n_classes": n_classes, "early_stopping": early})
+
+    def _fit_bagging(self, hp, train, val, *, search, n_classes, seed, options, report) -> Fitted:
+        """``options.bags`` > 0: balanced bagging (:class:`lcml.models.balanced.BalancedBagging`)."""
+        from sklearn.metrics import balanced_accuracy_score
+
+        from lcml.families.baseline import WithClasses
+        from lcml.models.balanced import BalancedBagging
+
+        per_class = int(hp.get("per_class", options.get("per_class", 100)))
+        model = BalancedBagging(
+            n_estimators=int(options["bags"]), per_class=per_class,
+            learning_rate=float(hp.get("learning_rate", 0.1)), max_leaf_nodes=int(hp.get("max_leaf_nodes", 31)),
+            l2_regularization=float(hp.get("l2_regularization", 0.0)), max_iter=int(hp.get("max_iter", 100)),
+            random_state=seed,
+        ).fit(train.folded, train.y)
+        proba = self.family.predict_proba(WithClasses(model, n_classes), val.folded, val.aux)
+        score = float(balanced_accuracy_score(val.y, proba.argmax(1))) if len(val) else 0.0
+        if report is not None:
+            report(0, {"train_loss": float("nan"), "val_balanced_accuracy": score})
+        return Fitted(WithClasses(model, n_classes), score, 0,
+                      {"n_classes": n_classes, "bags": int(options["bags"]), "per_class": per_class})
 
 
 class _EarlyStop(Exception):

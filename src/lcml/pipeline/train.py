@@ -184,19 +184,21 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
         if refit:
             model = _refit(family, found, data, paths)
         _log_search(found, refit, workers, study_name, paths)
+        cv = _cross_validate(family, found, data, paths)
         info = _log_model(model, found, plan, data)
         metrics, latency_ms = _score_test(info.model_uri, data, family, release)
     return {
         "release": release, "run_id": plan["run_id"], "model_uri": info.model_uri, "family": family,
         "study": study_name, "n_trials": found.n_trials, "n_pruned": found.n_pruned, "best_trial": found.best_trial,
         "best_params": found.best_params, "best_val_balanced_accuracy": found.best_value, "refit": refit,
-        "metrics": metrics, "latency_ms_per_curve": latency_ms, "lineage": plan["lineage"],
+        "metrics": metrics, "latency_ms_per_curve": latency_ms, "lineage": plan["lineage"], "cv": cv,
     }
 
 
 def _log_search(found, refit: bool, workers: list[dict] | None, study_name: str, paths: Paths) -> None:
     import mlflow
 
+    from lcml.pipeline.artifacts import log_learning_curves
     from lcml.training.search import save_optuna_plots
 
     mlflow.log_params({f"best.{k}": v for k, v in found.best_params.items()})
@@ -208,6 +210,7 @@ def _log_search(found, refit: bool, workers: list[dict] | None, study_name: str,
     with tempfile.TemporaryDirectory() as tmp:
         for plot in save_optuna_plots(study_name, paths.optuna_storage, Path(tmp)):
             mlflow.log_artifact(str(plot), "search")
+    log_learning_curves(mlflow.active_run().info.run_id, title=study_name)
 
 
 def _log_model(model, found, plan: dict[str, Any], data: TrainingData):
@@ -238,7 +241,8 @@ def _score_test(model_uri: str, data: TrainingData, family: str, release: str) -
     """Test metrics, latency and the confusion matrix of the logged model, served as users get it."""
     import mlflow
 
-    from lcml.evaluation import classification_metrics, confusion_figure
+    from lcml.evaluation import classification_metrics
+    from lcml.pipeline.artifacts import log_test_artifacts
     from lcml.serving.loader import INPUT_COLUMNS, load_model
 
     test = data.frames["test"]
@@ -253,9 +257,41 @@ def _score_test(model_uri: str, data: TrainingData, family: str, release: str) -
     metrics = classification_metrics(test["label"], predictions["label_pred"], data.classes)
     mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
     mlflow.log_metric("latency_ms_per_curve", latency_ms)
-    fig = confusion_figure(test["label"], predictions["label_pred"], data.classes, title=f"{family} on {release} (test)")
-    mlflow.log_figure(fig, "confusion_matrix.png")
+    log_test_artifacts(test, predictions, data.classes, data.params.features, title=f"{family} on {release} (test)")
     return metrics, latency_ms
+
+
+def _cross_validate(family: str, found, data: TrainingData, paths: Paths) -> dict[str, Any] | None:
+    """``search.<family>.cv_folds``-fold CV of the best hyperparameters over train + validation (0: none).
+
+    Logged as ``cv_*`` metrics and ``cv.json``; the model card sets it beside the test split.
+    """
+    import mlflow
+    import numpy as np
+
+    from lcml.families.fitting import fitter
+    from lcml.training.cv import cross_validate
+    from lcml.training.loop import Dataset
+
+    search = data.params.search.of(family)
+    if not search.cv_folds:
+        return None
+    train, val = _train_and_val(family, data, paths)
+    both = Dataset(folded=np.concatenate([train.folded, val.folded]), aux=np.concatenate([train.aux, val.aux]),
+                   y=np.concatenate([train.y, val.y]))
+    try:
+        cv = cross_validate(fitter(family), found.best_params, both, search=search, classes=data.classes,
+                            folds=search.cv_folds, seed=search.seed + found.best_trial,
+                            progress=lambda k, s: log.info("%s CV fold %d/%d: balanced accuracy %.4f",
+                                                           family, k + 1, search.cv_folds, s))
+    except ValueError as exc:  # fewer objects than twice the folds (a tiny release): said in the run, not fatal
+        mlflow.set_tag("cv", f"skipped: {exc}")
+        return None
+    mlflow.log_metrics({"cv_balanced_accuracy_mean": cv["balanced_accuracy"]["mean"],
+                        "cv_balanced_accuracy_std": cv["balanced_accuracy"]["std"],
+                        "cv_macro_f1_mean": cv["macro_f1"]["mean"], "cv_macro_f1_std": cv["macro_f1"]["std"]})
+    mlflow.log_dict(cv, "cv.json")
+    return cv
 
 
 def _refit(family: str, found, data: TrainingData, paths: Paths):

@@ -13,6 +13,20 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _cv_section(cv: dict | None, test: dict, classes: list[str]) -> str:
+    """Cross-validation over train + validation beside the test split (or why there is none)."""
+    if not cv:
+        return "Cross-validation: not run (`search.<family>.cv_folds: 0`)."
+    ba, f1 = cv["balanced_accuracy"], cv["macro_f1"]
+    rows = [[c, f"{cv['recall'][c]:.3f} ± {cv['recall_std'][c]:.3f}",
+             f"{test[f'recall_{c}']:.3f}" if f"recall_{c}" in test else "absent"]
+            for c in classes if c in cv["recall"]]
+    return (f"Cross-validation ({cv['folds']}-fold, stratified, over train + validation; the same hyperparameters): "
+            f"balanced accuracy {ba['mean']:.3f} ± {ba['std']:.3f} (test split {test['balanced_accuracy']:.3f}), "
+            f"macro-F1 {f1['mean']:.3f} ± {f1['std']:.3f} (test {test['macro_f1']:.3f}).\n\n"
+            + _table(["class", "CV recall (mean ± spread over folds)", "test recall"], rows))
+
+
 def render_card(*, name: str, version: str, trained: dict, gate: dict, manifest: dict, classes: list[str],
                 champion_before: str | None) -> str:
     """Markdown card: data, metrics per class, gates and verdict, settings, intended use, lineage."""
@@ -40,6 +54,8 @@ Splits are a hash of `object_id`; test set: {int(m.get('n_test', 0))} objects.
 ## Metrics (test split)
 accuracy {m['accuracy']:.3f} · balanced accuracy {m['balanced_accuracy']:.3f} · macro-F1 {m['macro_f1']:.3f}
 · scoring latency {trained.get('latency_ms_per_curve', float('nan')):.1f} ms per curve (raw light curve to probabilities)
+
+{_cv_section(trained.get('cv'), m, classes)}
 
 ## Gates
 {_table(['check', 'value', 'threshold', 'result'], checks) if checks else 'No checks recorded.'}
