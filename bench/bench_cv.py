@@ -108,20 +108,18 @@ def cross_validate(name: str, data, folds: int, seed: int, cache: Path, only: in
 def final_test(name: str, data, seed: int, cache: Path) -> dict:
     """Fit on every CV object, score the release's untouched test split once."""
     import pandas as pd
-    from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
 
     from lcml.families.fitting import fitter
-    from lcml.training.cv import fit_and_predict
+    from lcml.training.cv import fit_and_predict, scores
 
     train = inputs(name, pd.concat([data.frames["train"], data.frames["val"]], ignore_index=True), data, cache)
     test = inputs(name, data.frames["test"], data, cache)
     pred = fit_and_predict(fitter(name), HP[name], train, test, search=data.params.search.of(name),
                            n_classes=len(data.classes), seed=seed).argmax(1)
-    present = np.unique(test.y)
-    recall = recall_score(test.y, pred, labels=present, average=None, zero_division=0)
-    return {"n_test": int(len(test.y)), "balanced_accuracy": round(float(balanced_accuracy_score(test.y, pred)), 4),
-            "macro_f1": round(float(f1_score(test.y, pred, labels=present, average="macro", zero_division=0)), 4),
-            "recall": {data.classes[c]: round(float(r), 4) for c, r in zip(present, recall)}}
+    out = scores(test.y, pred)
+    return {"n_test": int(len(test.y)), "balanced_accuracy": round(out["balanced_accuracy"], 4),
+            "macro_f1": round(out["macro_f1"], 4),
+            "recall": {data.classes[c]: round(r, 4) for c, r in out["recall"].items()}}
 
 
 def main() -> None:

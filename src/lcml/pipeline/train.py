@@ -180,11 +180,14 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
     with mlflow.start_run(run_id=plan["run_id"]):
         found = best_of_study(study_name, paths.optuna_storage, paths.home / "checkpoints" / study_name,
                               fitter(family))
-        model, refit = found.model, params.search.of(family).refit
+        model, search = found.model, params.search.of(family)
+        refit = search.refit
+        # the workers' features, read once from the training's cache for the refit and the CV
+        inputs = _train_and_val(family, data, paths) if refit or search.cv_folds else None
         if refit:
-            model = _refit(family, found, data, paths)
+            model = _refit(family, found, data, inputs)
         _log_search(found, refit, workers, study_name, paths)
-        cv = _cross_validate(family, found, data, paths)
+        cv = _cross_validate(family, found, data, inputs)
         info = _log_model(model, found, plan, data)
         metrics, latency_ms = _score_test(info.model_uri, data, family, release)
     return {
@@ -261,7 +264,7 @@ def _score_test(model_uri: str, data: TrainingData, family: str, release: str) -
     return metrics, latency_ms
 
 
-def _cross_validate(family: str, found, data: TrainingData, paths: Paths) -> dict[str, Any] | None:
+def _cross_validate(family: str, found, data: TrainingData, inputs) -> dict[str, Any] | None:
     """``search.<family>.cv_folds``-fold CV of the best hyperparameters over train + validation (0: none).
 
     Logged as ``cv_*`` metrics and ``cv.json``; the model card sets it beside the test split.
@@ -276,7 +279,7 @@ def _cross_validate(family: str, found, data: TrainingData, paths: Paths) -> dic
     search = data.params.search.of(family)
     if not search.cv_folds:
         return None
-    train, val = _train_and_val(family, data, paths)
+    train, val = inputs
     both = Dataset(folded=np.concatenate([train.folded, val.folded]), aux=np.concatenate([train.aux, val.aux]),
                    y=np.concatenate([train.y, val.y]))
     try:
@@ -294,13 +297,13 @@ def _cross_validate(family: str, found, data: TrainingData, paths: Paths) -> dic
     return cv
 
 
-def _refit(family: str, found, data: TrainingData, paths: Paths):
+def _refit(family: str, found, data: TrainingData, inputs):
     """The registered model: the best trial's hyperparameters and seed, fitted on train + validation."""
     from lcml.families.fitting import fitter
     from lcml.training.search import refit_on_train_and_val
 
     search = data.params.search.of(family)
-    train, val = _train_and_val(family, data, paths)  # the workers' features: nothing recomputed
+    train, val = inputs  # the workers' features: nothing recomputed
     return refit_on_train_and_val(train, val, hp=found.best_params, n_classes=len(data.classes), params=search,
                                   seed=search.seed + found.best_trial, family=fitter(family))
 

@@ -51,7 +51,8 @@ def fit_and_predict(family: Any, hp: dict[str, Any], train: Dataset, test: Datas
     return family.predict_proba(fitted.model, test.folded, test.aux)
 
 
-def _scores(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+def scores(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """Balanced accuracy, macro-F1 and per-class recall and precision (keyed by label index) of ``pred``."""
     from sklearn.metrics import balanced_accuracy_score, f1_score, precision_recall_fscore_support
 
     import warnings
@@ -123,7 +124,7 @@ def cross_validate(family: Any, hp: dict[str, Any], data: Dataset, *, search: An
                                 n_classes=len(classes), seed=seed + k)
         seconds.append(time.perf_counter() - started)
         pred[test_idx] = proba.argmax(1)
-        per_fold.append(_scores(data.y[test_idx], pred[test_idx]))
+        per_fold.append(scores(data.y[test_idx], pred[test_idx]))
         if progress is not None:
             progress(k, per_fold[-1]["balanced_accuracy"])
     done = pred >= 0
