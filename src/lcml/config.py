@@ -161,6 +161,7 @@ class SearchParams(_Strict):
     swin: FamilySearchParams | None = None
     baseline: FamilySearchParams | None = None
     astrom3: FamilySearchParams | None = None
+    fusion: FamilySearchParams | None = None
 
     @classmethod
     def family_names(cls) -> tuple[str, ...]:

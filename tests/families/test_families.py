@@ -212,3 +212,50 @@ def test_balanced_bagging_gives_every_class_the_same_weight_and_round_trips(curv
     fam.save(fitted.model, path)
     again = fam.load(path, fitted.architecture)
     assert np.allclose(fam.predict_proba(again, x[60:], aux[60:]), fam.predict_proba(fitted.model, x[60:], aux[60:]))
+
+
+def test_fusion_folds_each_curve_at_the_features_period_and_twice_it(curves, params):
+    """Its inputs are the baseline's feature matrix (one cache entry for both) and two folds per curve."""
+    from lcml.features.baseline import FEATURE_NAMES, clean_light_curve
+    from lcml.features.fold import fold_resample
+
+    some = curves[0][:6]
+    x, aux = fitter("fusion").inputs(some, params.features, {"n_jobs": 1, "fold_bins": 32})
+    features, _ = fitter("baseline").inputs(some, params.features, {"n_jobs": 1})
+    assert x.shape == (6, 2, 32) and np.array_equal(aux, features)
+    period = 10 ** float(features[2, FEATURE_NAMES.index("log10_period")])
+    t, f, _ = clean_light_curve(*some[2])
+    assert np.allclose(x[2, 0], fold_resample(t, f, period, 32))
+    assert np.allclose(x[2, 1], fold_resample(t, f, 2 * period, 32))
+    assert not np.allclose(x[2, 0], x[2, 1])
+    # a pre-folded curve (K2SC) has one cycle of unknown period: both channels hold that cycle
+    folded_params = params.features.model_copy(update={"folded": True})
+    phase = np.linspace(0, 1, 64, endpoint=False)
+    one = [(phase, 1 + 0.1 * np.sin(2 * np.pi * phase), np.full(64, 0.01))]
+    xf, _ = fitter("fusion").inputs(one, folded_params, {"fold_bins": 32})
+    assert np.array_equal(xf[0, 0], xf[0, 1])
+
+
+def test_fusion_network_bounds_odd_features_and_shifts_phase_only_while_training():
+    import torch
+
+    from lcml.models.fusion import FusionConfig, FusionNet
+
+    torch.manual_seed(0)
+    aux = torch.randn(50, 4)
+    aux[:, 3] = aux[:, 3] * 1000 + 5000  # a heavy-tailed count (n_points)
+    folded = torch.randn(5, 2, 16)
+    outputs = {}
+    for shift in (True, False):
+        net = FusionNet(FusionConfig(n_classes=3, n_aux=4, fold_length=16, dropout=0.0, phase_shift=shift))
+        net.set_aux_stats(aux)
+        assert abs(float(net.aux_mean[3]) - float(torch.quantile(aux[:, 3], 0.5))) < 1e-2
+        net.eval()
+        odd = aux[:5].clone()
+        odd[0, 3] = 1e12  # clipped to 5 scales: finite logits
+        assert torch.isfinite(net(folded, odd)).all()
+        assert torch.equal(net(folded, aux[:5]), net(folded, aux[:5]))  # scoring is deterministic
+        net.train()  # no dropout here: two training passes differ only by the random phase shifts
+        outputs[shift] = [net(folded, aux[:5]) for _ in range(2)]
+    assert not torch.allclose(*outputs[True])
+    assert torch.allclose(*outputs[False])

@@ -11,6 +11,8 @@ conv_bilstm    StarWhisper's Conv1D + BiLSTM on the folded curve + 6 scalars   s
 swin           Swin Transformer (timm) on |CWT| images of the folded curve     safetensors
 baseline       HistGradientBoosting on classical light-curve features          skops
 astrom3        AstroM3's photometry transformer (from scratch or CLIP weights) safetensors
+fusion         a CNN on the folds at P and 2P beside an MLP on the baseline's   safetensors
+               features (a multi-input network)
 =============  ==============================================================  =================
 """
 
@@ -41,6 +43,10 @@ def get_family(name: str) -> Family:
         from lcml.families.astrom3 import AstroM3Family
 
         return AstroM3Family()
+    if name == "fusion":
+        from lcml.families.fusion import FusionFamily
+
+        return FusionFamily()
     raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
 
 

@@ -41,7 +41,7 @@ class Fitter:
 
 
 class TorchFitter(Fitter):
-    """Conv+BiLSTM and Swin: :func:`lcml.training.loop.train_model`, resumable from per-epoch state."""
+    """Conv+BiLSTM, Swin and the fusion network: :func:`lcml.training.loop.train_model`, resumable from per-epoch state."""
 
     def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None, checkpoint: Path | None = None,
             resume_from: Path | None = None) -> Fitted:
@@ -159,7 +159,8 @@ class AstroM3Fitter(Fitter):
         return Fitted(model, best["score"], best["epoch"], architecture)
 
 
-_FITTERS = {"conv_bilstm": TorchFitter, "swin": TorchFitter, "baseline": BaselineFitter, "astrom3": AstroM3Fitter}
+_FITTERS = {"conv_bilstm": TorchFitter, "swin": TorchFitter, "baseline": BaselineFitter, "astrom3": AstroM3Fitter,
+            "fusion": TorchFitter}
 assert set(_FITTERS) == set(FAMILIES)
 
 
