@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 demo: setup  ## run the retrain_classifiers DAG end to end on the embedded default
 	$(BIN)/lcml demo
 
-test: setup  ## the whole test suite (what .ci/run calls)
-	$(BIN)/python -m pytest
+TEST_WORKERS ?= 2
+
+test: setup  ## the whole test suite (what .ci/run calls), on $(TEST_WORKERS) pytest-xdist workers
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 mlflow-ui: setup  ## MLflow UI over the local state on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(LCML_HOME)/mlflow.db \

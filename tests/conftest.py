@@ -14,6 +14,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Under pytest-xdist (`make test` runs `pytest -n 2`), each worker gets its share of the cores: torch's
+# and OpenMP's thread pools sized for the whole machine in every worker oversubscribe it, and spinning
+# threads then make the parallel suite slower than a serial one. Set before anything loads them; CLI
+# subprocesses inherit it.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, _threads)
+
 # Airflow reads AIRFLOW_HOME once, at import: give the whole session its own before anything imports it.
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="lcml-tests-"))
 os.environ.update(

@@ -28,6 +28,7 @@ def test_survey_files_default_to_the_survey_profile(monkeypatch):
     assert source_profile(None) == "paper"  # an explicit choice always wins
     survey = load_params(REPO / "params.yaml", profile="survey")
     demo = load_params(REPO / "params.yaml", profile="demo")
+    assert survey.search.families == ["fusion", "conv_bilstm", "baseline"] and survey.search.fusion.n_trials == 4
     baseline = survey.search.baseline
     assert baseline.options["bags"] == 20 and baseline.cv_folds == 5 and baseline.space["per_class"] == [50, 300]
     # the survey space adds to the base one, key by key

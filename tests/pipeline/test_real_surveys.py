@@ -16,8 +16,9 @@ def test_k2_folded_release_trains_without_period_search(project, real_data):
     rid = pipeline.release_from_source("k2", real_data / "k2" / "k2sc_phasefolded_64bin.parquet", "folded-v1")
     assert rel.read_manifest(rel.release_dir(Paths.from_env(), rid))["folded"] is True
     pipeline.validate(rid)
-    trained = pipeline.train(rid, run_name="k2", family="conv_bilstm")
-    assert trained["lineage"]["family"] == "conv_bilstm" and 0 <= trained["metrics"]["balanced_accuracy"] <= 1
+    # the multi-input network: folds (here both channels the one folded cycle) + the baseline's features
+    trained = pipeline.train(rid, run_name="k2", family="fusion")
+    assert trained["lineage"]["family"] == "fusion" and 0 <= trained["metrics"]["balanced_accuracy"] <= 1
     gated = pipeline.register_and_gate(trained)
     assert gated["model_name"] == "k2-variable-star-classifier"
     # the registered model remembers that its inputs are folded: scoring the release's own curves works

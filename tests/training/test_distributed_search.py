@@ -16,12 +16,13 @@ from lcml.training.search import run_search
 from .test_loop import toy
 
 CAP = 6
+SPACE = {"n_layers": [1, 1], "filters": [32, 32], "dropout": [0.1, 0.2], "lr": [1e-3, 1e-2]}
 
 
 def search_params(epochs=3, heartbeat=1):
     return FamilySearchParams(
         n_trials=CAP, epochs=epochs, batch_size=32, patience=10, pruner="none", seed=0, heartbeat_seconds=heartbeat,
-        space={"n_layers": [1, 1], "filters": [32, 32], "dropout": [0.1, 0.2], "lr": [1e-3, 1e-2]},
+        space=SPACE,
     )
 
 
@@ -63,9 +64,9 @@ def test_killed_worker_trial_is_reclaimed(postgres_url, tmp_path):
     while True:
         try:
             study = optuna.load_study(study_name="reclaim", storage=storage)
-            # mid-trial: RUNNING with its hyperparameters drawn (a worker killed before it draws them
-            # leaves a trial with nothing to repeat, and the retry samples afresh)
-            if any(t.state == TrialState.RUNNING and t.params for t in study.trials):
+            # mid-trial: RUNNING with all its hyperparameters drawn (a worker killed between two draws
+            # leaves a trial with only some to repeat, and the retry samples the rest afresh)
+            if any(t.state == TrialState.RUNNING and set(t.params) == set(SPACE) for t in study.trials):
                 break
         except KeyError:  # study not created yet
             pass
