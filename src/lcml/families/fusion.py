@@ -43,11 +43,12 @@ class FusionFamily(TorchFamily):
     def build(self, hp, *, n_classes, x_shape, n_aux, options):
         from lcml.models.fusion import FusionConfig, FusionNet
 
-        return FusionNet(FusionConfig(
-            n_classes=n_classes, n_aux=n_aux, channels=int(x_shape[0]), fold_length=int(x_shape[1]),
-            n_layers=int(hp.get("n_layers", 3)), filters=int(hp.get("filters", 32)),
-            hidden=int(hp.get("hidden", 128)), dropout=float(hp.get("dropout", 0.2)),
-            phase_shift=bool((options or {}).get("phase_shift", True))))
+        # what the space leaves out keeps FusionConfig's default (the one place defaults live)
+        sized = {k: hp[k] for k in ("n_layers", "filters", "hidden", "dropout") if k in hp}
+        if "phase_shift" in (options or {}):
+            sized["phase_shift"] = bool(options["phase_shift"])
+        return FusionNet(FusionConfig(n_classes=n_classes, n_aux=n_aux, channels=int(x_shape[0]),
+                                      fold_length=int(x_shape[1]), **sized))
 
     def from_architecture(self, architecture):
         from lcml.models.fusion import FusionConfig, FusionNet
