@@ -30,7 +30,8 @@ def test_survey_files_default_to_the_survey_profile(monkeypatch):
     demo = load_params(REPO / "params.yaml", profile="demo")
     assert survey.search.families == ["fusion", "conv_bilstm", "baseline"] and survey.search.fusion.n_trials == 4
     baseline = survey.search.baseline
-    assert baseline.options["bags"] == 20 and baseline.cv_folds == 5 and baseline.space["per_class"] == [50, 300]
+    assert baseline.options["bags"] == 10 and baseline.cv_folds == 5 and baseline.space["per_class"] == [50, 200]
+    assert survey.search.conv_bilstm.options["n_jobs"] == 2  # its period search on both cores
     # the survey space adds to the base one, key by key
     assert baseline.space["learning_rate"] == demo.search.baseline.space["learning_rate"]
     assert demo.search.baseline.options["bags"] == 0 and demo.search.baseline.cv_folds == 0

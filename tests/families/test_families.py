@@ -212,6 +212,13 @@ def test_balanced_bagging_gives_every_class_the_same_weight_and_round_trips(curv
     fam.save(fitted.model, path)
     again = fam.load(path, fitted.architecture)
     assert np.allclose(fam.predict_proba(again, x[60:], aux[60:]), fam.predict_proba(fitted.model, x[60:], aux[60:]))
+    # members fitted in 2 processes: the same draws and seeds, so the same model
+    parallel = fam.fit({"max_iter": 20, "per_class": 7}, Dataset(x[:60], aux[:60], y[:60]),
+                       Dataset(x[60:], aux[60:], y[60:]), search=params.search.baseline, n_classes=len(CLASSES),
+                       seed=0, options={**options, "n_jobs": 2})
+    assert parallel.model.model.n_jobs == 2 and bag.n_jobs == options.get("n_jobs", 1)
+    assert np.array_equal(fam.predict_proba(parallel.model, x[60:], aux[60:]),
+                          fam.predict_proba(fitted.model, x[60:], aux[60:]))
 
 
 def test_fusion_folds_each_curve_at_the_features_period_and_twice_it(curves, params):

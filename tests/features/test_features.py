@@ -57,6 +57,19 @@ def test_featurize_and_clean():
         featurize(np.array([1.0, 2.0]), np.array([1.0, np.nan]), None, PARAMS)
 
 
+def test_featurize_many_in_processes_gives_the_same_arrays():
+    from lcml.features.extract import featurize_many
+
+    curves = [(*sampled(p, n=300, seed=i), None) for i, p in enumerate([0.3, 1.1, 2.7, 0.7, 5.0])]
+    one = featurize_many(curves, PARAMS)
+    two = featurize_many(curves, PARAMS, n_jobs=2, chunk_size=2)  # 3 chunks over 2 processes, order kept
+    assert one[0].shape == (5, 64) and one[1].shape == (5, len(AUX_FEATURES))
+    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
+    assert 10 ** one[1][2, 0] == pytest.approx(2.7, rel=0.02)  # the third curve is still third
+    empty = featurize_many([], PARAMS, n_jobs=2)
+    assert empty[0].shape == (0, 64) and empty[1].shape == (0, len(AUX_FEATURES))
+
+
 def test_prefolded_curve_is_binned_without_a_period_search():
     from lcml.config import load_params
     from lcml.features.extract import featurize

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from lcml.errors import InputError
-from lcml.families.base import TorchFamily
+from lcml.families.base import TorchFamily, feature_jobs
 from lcml.features.extract import ASTROM3_AUX
 from lcml.models.astrom3 import AstroM3Config, Classifier, Standardizer
 
@@ -138,7 +138,7 @@ class AstroM3Family(TorchFamily):
                 t, f, e = t[keep], f[keep], e[keep]
             # time from the first point: float32 keeps only ~0.25 d of an absolute JD near 2.46e6
             x[i, : len(t)] = np.stack([t - (t[0] if len(t) else 0.0), f, e], axis=1)
-        _, scalars = featurize_many(curves, features)
+        _, scalars = featurize_many(curves, features, n_jobs=feature_jobs(options))
         aux = scalars[:, [AUX_FEATURES.index(c) for c in AUX]].astype(np.float32)
         return x, aux
 

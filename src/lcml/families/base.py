@@ -18,6 +18,11 @@ Curves = Iterable[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
 Report = Callable[[int, dict], None]
 
 
+def feature_jobs(options: dict[str, Any] | None) -> int:
+    """Processes a family's feature extraction may use: ``search.<family>.options.n_jobs`` (default 1)."""
+    return int((options or {}).get("n_jobs", 1))
+
+
 @dataclass
 class Fitted:
     """One trained candidate: the model, its best validation score and what rebuilds it."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from lcml.families.base import Family
+from lcml.families.base import Family, feature_jobs
 
 #: the only non-default types a saved model holds: scikit-learn's tree predictor, and lcml's balanced
 #: bagging of HistGradientBoosting members (``options.bags``)
@@ -38,7 +38,7 @@ class BaselineFamily(Family):
         # pre-folded curves: time is phase, so the "period" is one unit and nothing is searched
         folded = bool(getattr(features, "folded", False))
         # A folded curve costs ~1 ms (no period search): starting worker processes would cost more.
-        n_jobs = 1 if folded else int((options or {}).get("n_jobs", 1))
+        n_jobs = 1 if folded else feature_jobs(options)
         settings = dict(min_period=p.min_period_days, max_period=p.max_period_days, oversample=p.oversample,
                         prewhiten=not folded)
         periods = [1.0] * len(curves) if folded else None

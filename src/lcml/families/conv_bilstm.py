@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from lcml.families.base import TorchFamily
+from lcml.families.base import TorchFamily, feature_jobs
 
 
 class ConvBiLSTMFamily(TorchFamily):
@@ -15,7 +15,7 @@ class ConvBiLSTMFamily(TorchFamily):
     def inputs(self, curves, features, options: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
         from lcml.features.extract import featurize_many
 
-        return featurize_many(curves, features)
+        return featurize_many(curves, features, n_jobs=feature_jobs(options))
 
     def build(self, hp, *, n_classes, x_shape, n_aux, options):
         from lcml.models.conv_bilstm import ConvBiLSTM, ConvBiLSTMConfig

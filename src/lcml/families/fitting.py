@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from lcml.families import FAMILIES, get_family
-from lcml.families.base import Family, Fitted, Report
+from lcml.families.base import Family, Fitted, Report, feature_jobs
 from lcml.models.runtime import seed_everything
 
 #: share of the training data held out inside a baseline fit for early stopping
@@ -96,7 +96,7 @@ class BaselineFitter(Fitter):
             n_estimators=int(options["bags"]), per_class=per_class,
             learning_rate=float(hp.get("learning_rate", 0.1)), max_leaf_nodes=int(hp.get("max_leaf_nodes", 31)),
             l2_regularization=float(hp.get("l2_regularization", 0.0)), max_iter=int(hp.get("max_iter", 100)),
-            random_state=seed,
+            random_state=seed, n_jobs=feature_jobs(options),
         ).fit(train.folded, train.y)
         proba = self.family.predict_proba(WithClasses(model, n_classes), val.folded, val.aux)
         score = float(balanced_accuracy_score(val.y, proba.argmax(1))) if len(val) else 0.0

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lcml.families.base import TorchFamily
+from lcml.families.base import TorchFamily, feature_jobs
 
 
 class _Cfg:
@@ -66,7 +66,7 @@ class SwinFamily(TorchFamily):
         from lcml.features.extract import featurize_many
 
         cwt = _cwt(options or {})
-        folded, aux = featurize_many(curves, features)
+        folded, aux = featurize_many(curves, features, n_jobs=feature_jobs(options))
         if not len(folded):
             return np.zeros((0, cwt["img_size"], cwt["img_size"]), np.float32), aux
         scales = np.arange(cwt["scales_min"], cwt["scales_max"] + 1)

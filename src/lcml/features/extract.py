@@ -84,28 +84,38 @@ def double_period_alternation(time: np.ndarray, flux: np.ndarray, period: float,
 
 
 def featurize_many(
-    curves: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray | None]], params: FeatureParams
+    curves: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray | None]], params: FeatureParams, n_jobs: int = 1,
+    chunk_size: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stack :func:`featurize` over many curves: ``(N, fold_length)`` and ``(N, n_aux)`` arrays.
 
     Inside :func:`feature_cache`, the result is stored under a hash of the curves and ``params``, so
     the families of one training (Conv+BiLSTM, Swin, AstroM3's aux) search each period once.
+    ``n_jobs > 1`` spreads chunks of ``chunk_size`` curves over that many processes (joblib's
+    ``loky``, as :func:`lcml.features.baseline.baseline_matrix`); the arrays are the same.
     """
     curves = list(curves)
 
     def compute() -> dict[str, np.ndarray]:
-        folded, aux = [], []
-        for t, f, e in curves:
-            x, a = featurize(t, f, e, params)
-            folded.append(x)
-            aux.append(a)
-        if not folded:
+        if not curves:
             return {"folded": np.zeros((0, params.fold_length), np.float32),
                     "aux": np.zeros((0, len(AUX_FEATURES)), np.float32)}
-        return {"folded": np.stack(folded), "aux": np.stack(aux)}
+        chunks = [curves[i:i + chunk_size] for i in range(0, len(curves), chunk_size)]
+        if n_jobs != 1 and len(chunks) > 1:
+            from joblib import Parallel, delayed  # scikit-learn's own dependency
+
+            parts = Parallel(n_jobs=n_jobs, backend="loky")(delayed(_featurize_chunk)(c, params) for c in chunks)
+        else:
+            parts = [_featurize_chunk(c, params) for c in chunks]
+        return {"folded": np.concatenate([p[0] for p in parts]), "aux": np.concatenate([p[1] for p in parts])}
 
     out = cached(curves, params.model_dump_json(), compute)
     return out["folded"], out["aux"]
+
+
+def _featurize_chunk(curves: list, params: FeatureParams) -> tuple[np.ndarray, np.ndarray]:
+    rows = [featurize(t, f, e, params) for t, f, e in curves]
+    return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
 
 
 def cached(curves: list, settings: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
