@@ -18,6 +18,9 @@ the fit time. The champion is the family with the best mean balanced accuracy. R
 Usage::
 
     .venv/bin/python bench/bench_cv.py --survey catalina-sss [--families baseline@survey,conv_bilstm@survey] [--final]
+        [--blend fusion@survey+baseline@survey]
+
+``--blend A+B`` also scores averages of the two entries' out-of-fold probabilities (``blends`` in the JSON).
 """
 
 from __future__ import annotations
@@ -87,8 +90,12 @@ def inputs(name: str, frame, data, cache: Path):
         return _family_inputs(name, frame, data.classes, data.params)
 
 
-def cross_validate(name: str, data, folds: int, seed: int, cache: Path, only: int | None) -> dict:
-    """``folds``-fold stratified CV of one family over the release's train + validation objects."""
+def cross_validate(name: str, data, folds: int, seed: int, cache: Path, only: int | None,
+                   proba_out: dict | None = None) -> dict:
+    """``folds``-fold stratified CV of one family over the release's train + validation objects.
+
+    ``proba_out``: a dict that receives the out-of-fold probabilities under ``"proba"`` (and labels under ``"y"``).
+    """
     import pandas as pd
 
     from lcml.families.fitting import fitter
@@ -101,9 +108,41 @@ def cross_validate(name: str, data, folds: int, seed: int, cache: Path, only: in
     def progress(k: int, score: float) -> None:
         print(f"  {name} fold {k + 1}/{folds}: balanced accuracy {score:.4f}", flush=True)
 
+    proba = np.zeros((len(ds.y), len(data.classes)))
     out = cv.cross_validate(fitter(name), HP[name], ds, search=data.params.search.of(name), classes=data.classes,
-                            folds=folds, seed=seed, max_folds=only, progress=progress)
+                            folds=folds, seed=seed, max_folds=only, progress=progress, proba_out=proba)
+    if proba_out is not None:
+        proba_out.update(proba=proba, y=ds.y)
     return {"hp": HP[name], "inputs_seconds": round(inputs_s, 1), **out}
+
+
+def blends(a: str, b: str, oof: dict, classes: list[str], folds: int, seed: int, weights: list[float]) -> dict:
+    """Averages ``w * P_a + (1 - w) * P_b`` of two entries' out-of-fold probabilities, scored on the same folds.
+
+    Weights are set before looking (a fixed grid): every CV object is scored once by models that never
+    saw it, so a blend's figures are as honest as its members'. The best weight is chosen on these
+    folds, which flatters it slightly: read it against the spread.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    from lcml.training.cv import scores
+
+    y = oof[a]["y"]
+    if not np.array_equal(y, oof[b]["y"]):
+        raise SystemExit(f"{a} and {b} were cross-validated on different objects")
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    out = {}
+    for w in weights:
+        pred = (w * oof[a]["proba"] + (1 - w) * oof[b]["proba"]).argmax(1)
+        per_fold = [scores(y[te], pred[te]) for _, te in splits]
+        ba = [f["balanced_accuracy"] for f in per_fold]
+        recall = {classes[c]: round(float(np.mean([f["recall"][c] for f in per_fold if c in f["recall"]])), 4)
+                  for c in np.unique(y)}
+        out[f"{w:g}*{a}+{1 - w:g}*{b}"] = {
+            "weight": w, "balanced_accuracy": {"mean": round(float(np.mean(ba)), 4), "std": round(float(np.std(ba)), 4),
+                                               "folds": [round(v, 4) for v in ba]},
+            "macro_f1": {"mean": round(float(np.mean([f["macro_f1"] for f in per_fold])), 4)}, "recall": recall}
+    return out
 
 
 def final_test(name: str, data, seed: int, cache: Path) -> dict:
@@ -136,6 +175,9 @@ def main() -> None:
     ap.add_argument("--home", type=Path, default=Path(tempfile.gettempdir()) / "lcml-bench-cv",
                     help="scratch LCML_HOME: releases and the feature cache are reused from here")
     ap.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "cv.json")
+    ap.add_argument("--blend", default=None, metavar="A+B",
+                    help="also score probability averages of two entries of --families (e.g. "
+                         "fusion@survey+baseline@survey) at weights 0.1 ... 0.9 of A")
     args = ap.parse_args()
 
     from threadpoolctl import threadpool_limits
@@ -159,14 +201,24 @@ def main() -> None:
         "targets": TARGETS.get(args.survey, {}), "families": {},
     }
     cache = paths.home / "cache" / "features"
+    oof: dict[str, dict] = {}
     for entry in args.families.split(","):
         name, _, profile = entry.partition("@")
         data = training_data(rid, profile or "survey")
         options = data.params.search.of(name).options
-        result["families"][entry] = cross_validate(name, data, args.folds, args.seed, cache, args.only_folds) | {
-            "profile": profile or "survey", "options": options}
+        oof[entry] = {}
+        result["families"][entry] = cross_validate(name, data, args.folds, args.seed, cache, args.only_folds,
+                                                   oof[entry]) | {"profile": profile or "survey", "options": options}
         if args.final:
             result["families"][entry]["test_split"] = final_test(name, data, args.seed, cache)
+    if args.blend:
+        a, _, b = args.blend.partition("+")
+        if a not in oof or b not in oof or args.only_folds:
+            raise SystemExit(f"--blend {args.blend}: both must be in --families, over every fold")
+        result["blends"] = blends(a, b, oof, data.classes, args.folds, args.seed, [0.1 * k for k in range(1, 10)])
+        for key, blend in result["blends"].items():
+            print(f"{key}: balanced accuracy {blend['balanced_accuracy']['mean']:.4f} "
+                  f"+- {blend['balanced_accuracy']['std']:.4f}")
     ranked = sorted(result["families"], key=lambda f: -result["families"][f]["balanced_accuracy"]["mean"])
     result["champion"] = ranked[0]
     stored = json.loads(args.output.read_text()) if args.output.is_file() else {}

@@ -74,7 +74,8 @@ def _stats(values: list[float]) -> dict[str, Any]:
 
 def cross_validate(family: Any, hp: dict[str, Any], data: Dataset, *, search: Any, classes: list[str],
                    folds: int = 5, seed: int = 0, max_folds: int | None = None,
-                   progress: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[int, float], None] | None = None,
+                   proba_out: np.ndarray | None = None) -> dict[str, Any]:
     """``folds``-fold stratified cross-validation of one candidate (hyperparameters ``hp``) on ``data``.
 
     Parameters
@@ -91,6 +92,9 @@ def cross_validate(family: Any, hp: dict[str, Any], data: Dataset, *, search: An
         Stop after this many folds (a quick look); the figures then cover those folds only.
     progress
         Called as ``progress(fold, balanced_accuracy)`` after each fold.
+    proba_out
+        An ``(N, n_classes)`` array to receive each object's out-of-fold class probabilities (bench/
+        blends two candidates' with it).
 
     Returns
     -------
@@ -124,6 +128,8 @@ def cross_validate(family: Any, hp: dict[str, Any], data: Dataset, *, search: An
                                 n_classes=len(classes), seed=seed + k)
         seconds.append(time.perf_counter() - started)
         pred[test_idx] = proba.argmax(1)
+        if proba_out is not None:
+            proba_out[test_idx] = proba
         per_fold.append(scores(data.y[test_idx], pred[test_idx]))
         if progress is not None:
             progress(k, per_fold[-1]["balanced_accuracy"])
