@@ -33,6 +33,8 @@ ENV_NOT_NEEDED_IN_STACK = {
     "LCML_PARAMS",
     # lcml.tracking.setup_mlflow only saves and restores it (MLflow exports it); never needs a value
     "MLFLOW_EXPERIMENT_ID",
+    # lcml.serving.spark defaults both to its own interpreter (the image's one Python): nothing to set
+    "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON",
 }
 
 _ENV_READ = re.compile(
@@ -91,7 +93,7 @@ def _config(compose, *args: str) -> dict:
 @pytest.fixture(scope="module")
 def stack(compose) -> dict:
     """The resolved configuration with every profile enabled."""
-    return _config(compose, "--profile", "gpu")
+    return _config(compose, "--profile", "gpu", "--profile", "spark")
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +238,21 @@ def test_gpu_worker_only_in_profile_gpu(stack, default_stack):
     assert not others, f"only the GPU worker reserves devices: {others}"
 
 
+def test_spark_master_and_worker_only_in_profile_spark(stack, default_stack):
+    services = stack["services"]
+    assert not {"spark-master", "spark-worker"} & set(default_stack["services"])
+    for name in ("spark-master", "spark-worker"):
+        svc = services[name]
+        assert svc.get("profiles") == ["spark"], name
+        # the lcml image: Spark's Python workers must import the same lcml and torch as the model's
+        assert svc["image"] == services["airflow-worker"]["image"], name
+        assert "/bin/spark-class" in svc["command"][-1], name
+    assert "org.apache.spark.deploy.master.Master --host spark-master --port 7077" in services["spark-master"]["command"][-1]
+    assert "deploy.worker.Worker spark://spark-master:7077" in services["spark-worker"]["command"][-1]
+    assert services["spark-worker"]["depends_on"]["spark-master"]["condition"] == "service_healthy"
+    assert "openjdk-17-jre-headless" in (REPO / AIRFLOW_DOCKERFILE).read_text()
+
+
 # ---------------------------------------------------------------- health and start order
 
 
@@ -294,7 +311,8 @@ def test_lcml_environment_is_complete_for_every_service_running_lcml(stack):
     }
     services = _lcml_services(stack)
     assert set(services) == {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-                             "airflow-triggerer", "airflow-worker", "airflow-worker-gpu", "airflow-init"}
+                             "airflow-triggerer", "airflow-worker", "airflow-worker-gpu", "airflow-init",
+                             "spark-master", "spark-worker"}
     for name, svc in services.items():
         env = svc.get("environment") or {}
         missing = sorted(v for v in needed if not env.get(v))
@@ -345,7 +363,7 @@ def test_images_pin_the_versions_lcml_is_tested_with():
     airflow_df = (REPO / AIRFLOW_DOCKERFILE).read_text()
     assert f"FROM apache/airflow:{pyproject['apache-airflow']}-python3.11" in airflow_df
     airflow_pins = _pins(airflow_df)
-    for pkg in ("torch", "torchvision"):
+    for pkg in ("torch", "torchvision", "pyspark"):  # pyspark: the Spark engine and the spark profile
         assert airflow_pins[pkg] == pyproject[pkg], pkg
     mlflow_pins = _pins((REPO / "mlflow" / "Dockerfile").read_text())
     assert mlflow_pins["mlflow"] == pyproject["mlflow"] == metadata.version("mlflow")

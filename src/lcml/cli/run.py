@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,6 +18,13 @@ SourceLimit = Annotated[Optional[int], typer.Option(help="random sample of this 
 SourceSeed = Annotated[int, typer.Option(help="seed of that sample")]
 Tag = Annotated[Optional[str], typer.Option(help="run name")]
 Force = Annotated[bool, typer.Option(help="retrain even if this release was trained already")]
+
+
+class Engine(str, Enum):
+    """Where ``lcml predict`` scores."""
+
+    local = "local"
+    spark = "spark"
 
 
 def _source_release(release: Optional[str], survey: Optional[str], source: Optional[Path], labels: Optional[Path],
@@ -96,13 +104,26 @@ def predict(
     input: Annotated[Path, typer.Option("--input", "-i", help="release Parquet, mission FITS file, or a folder")],
     output: Annotated[Path, typer.Option("--output", "-o", help="output Parquet")],
     batch_size: Annotated[int, typer.Option(min=1, help="light curves per batch")] = 256,
+    engine: Annotated[Engine, typer.Option(help="local: this process, streaming; spark: a Spark job "
+                                                "(output is a Parquet folder; bad rows reported in `error`)")]
+    = Engine.local,
+    master: Annotated[str, typer.Option(help="Spark master URL (--engine spark)")] = "local[2]",
 ):
-    """Score light curves with a registered model; one output row per input curve."""
-    from lcml.serving.batch import score
+    """Score light curves with a registered model; one output row per input curve.
 
-    frame = score(model, input, batch_size=batch_size)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(output, index=False)
-    counts = frame["label_pred"].value_counts().to_dict()
-    typer.echo(f"{len(frame)} light curves scored with {frame['model_name'].iloc[0]} "
-               f"v{frame['model_version'].iloc[0]} -> {output}  {counts}")
+    Locally the input is read and the output written a batch at a time, so memory stays flat however
+    many curves there are; the output file appears only when every curve is scored.
+    """
+    if engine is Engine.spark:
+        from lcml.serving.spark import score_parquet_spark
+
+        done = score_parquet_spark(model, input, output, master=master)
+        typer.echo(f"{done.n_curves} light curves scored with {done.model_name} v{done.model_version} on Spark "
+                   f"-> {output}  {done.label_counts}" + (f"  ({done.n_errors} rows could not be scored: see "
+                                                          f"their `error` column)" if done.n_errors else ""))
+        return
+    from lcml.serving.batch import score_to_parquet
+
+    done = score_to_parquet(model, input, output, batch_size=batch_size)
+    typer.echo(f"{done.n_curves} light curves scored with {done.model_name} v{done.model_version} -> {output}  "
+               f"{dict(done.label_counts.most_common())}")

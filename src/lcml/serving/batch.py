@@ -1,28 +1,93 @@
-"""Batch scoring of light curves with a registered model (``lcml predict``)."""
+"""Batch scoring of light curves with a registered model (``lcml predict``).
+
+:func:`score_to_parquet` streams: it reads the input a batch at a time (:func:`lcml.serving.inputs.iter_input`)
+and writes each batch's predictions as one Parquet row group, so memory holds one batch whatever the
+input's size. The output appears under its name only once every curve is scored: an input that turns
+out bad half-way leaves no partial file behind.
+"""
 
 from __future__ import annotations
 
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import pandas as pd
 
+from lcml.errors import InputError
 from lcml.serving.loader import INPUT_COLUMNS, load_named
 
-__all__ = ["score"]
+__all__ = ["Scored", "score", "score_batches", "score_to_parquet"]
+
+
+@dataclass
+class Scored:
+    """What :func:`score_to_parquet` wrote: curves, predicted classes, and the model that scored them."""
+
+    n_curves: int = 0
+    label_counts: Counter = field(default_factory=Counter)
+    model_name: str = ""
+    model_version: str = ""
+
+
+def score_batches(model_uri: str, source: str | Path, batch_size: int = 256,
+                  progress: bool = True) -> Iterator[pd.DataFrame]:
+    """Predictions for ``source`` (Parquet, FITS, or folder), one DataFrame per batch of ``batch_size`` curves.
+
+    The input is opened and its first batch checked before the model loads, so a bad input fails fast.
+    Rows are tagged with the registered model's name and version.
+    """
+    from tqdm import tqdm
+
+    from lcml.serving.inputs import count_input, iter_input
+
+    batches = iter_input(source, batch_size)
+    first = next(batches, None)
+    if first is None:
+        raise InputError(f"{source}: holds no light curves")
+    model, name, version = load_named(model_uri)
+    with tqdm(total=count_input(source), desc="scoring", unit="curve", disable=not progress) as bar:
+        for frame in chain([first], batches):
+            out = model.predict(frame[INPUT_COLUMNS].reset_index(drop=True))
+            if name:
+                out["model_name"], out["model_version"] = name, version
+            bar.update(len(frame))
+            yield out
 
 
 def score(model_uri: str, source: str | Path, batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
-    """Read ``source`` (Parquet, FITS, or folder), score it in batches, tag rows with model name/version."""
-    from tqdm import tqdm
+    """Every prediction of :func:`score_batches` in one DataFrame (inputs that fit in memory)."""
+    return pd.concat(list(score_batches(model_uri, source, batch_size, progress)), ignore_index=True)
 
-    from lcml.serving.inputs import read_input
 
-    frame = read_input(source)
-    model, name, version = load_named(model_uri)
-    parts = []
-    for start in tqdm(range(0, len(frame), batch_size), desc="scoring", unit="batch", disable=not progress):
-        parts.append(model.predict(frame[INPUT_COLUMNS].iloc[start : start + batch_size].reset_index(drop=True)))
-    out = pd.concat(parts, ignore_index=True)
-    if name:
-        out["model_name"], out["model_version"] = name, version
-    return out
+def score_to_parquet(model_uri: str, source: str | Path, output: Path, batch_size: int = 256,
+                     progress: bool = True) -> Scored:
+    """Score ``source`` into the Parquet file ``output``, one row group per batch, in constant memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+    summary, writer = Scored(), None
+    try:
+        for out in score_batches(model_uri, source, batch_size, progress):
+            table = pa.Table.from_pandas(out, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(partial, table.schema)
+                summary.model_name = str(out["model_name"].iloc[0]) if "model_name" in out else ""
+                summary.model_version = str(out["model_version"].iloc[0]) if "model_version" in out else ""
+            writer.write_table(table.cast(writer.schema))
+            summary.n_curves += len(out)
+            summary.label_counts.update(out["label_pred"])
+        writer.close()
+        os.replace(partial, output)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        partial.unlink(missing_ok=True)
+        raise
+    return summary
