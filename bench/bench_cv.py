@@ -72,13 +72,30 @@ def release(survey: str, data_root: Path, home: Path) -> tuple[str, object]:
     return rid, paths
 
 
-def training_data(rid: str, profile: str):
-    """The pipeline's training data of release ``rid`` under ``profile``'s params."""
+def training_data(rid: str, profile: str, overrides: dict | None = None):
+    """The pipeline's training data of release ``rid`` under ``profile``'s params (and ``overrides``)."""
     from lcml.config import context
     from lcml.pipeline.data import training_data as data_of
 
-    params, paths = context(profile)
+    params, paths = context(profile, overrides)
     return data_of(params, paths, rid)
+
+
+def parse_sets(items: list[str]) -> dict:
+    """``["search.swin.epochs=15", ...]`` as the nested overrides dict ``load_params`` takes (values as YAML)."""
+    import yaml
+
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return out
 
 
 def inputs(name: str, frame, data, cache: Path):
@@ -178,7 +195,10 @@ def main() -> None:
     ap.add_argument("--blend", default=None, metavar="A+B",
                     help="also score probability averages of two entries of --families (e.g. "
                          "fusion@survey+baseline@survey) at weights 0.1 ... 0.9 of A")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override params.yaml for every entry, e.g. search.swin.epochs=15 (recorded in the JSON)")
     args = ap.parse_args()
+    overrides = parse_sets(args.set)
 
     from threadpoolctl import threadpool_limits
 
@@ -204,11 +224,12 @@ def main() -> None:
     oof: dict[str, dict] = {}
     for entry in args.families.split(","):
         name, _, profile = entry.partition("@")
-        data = training_data(rid, profile or "survey")
+        data = training_data(rid, profile or "survey", overrides)
         options = data.params.search.of(name).options
         oof[entry] = {}
         result["families"][entry] = cross_validate(name, data, args.folds, args.seed, cache, args.only_folds,
-                                                   oof[entry]) | {"profile": profile or "survey", "options": options}
+                                                   oof[entry]) | {"profile": profile or "survey", "options": options,
+                                                                  **({"overrides": args.set} if args.set else {})}
         if args.final:
             result["families"][entry]["test_split"] = final_test(name, data, args.seed, cache)
     if args.blend:
