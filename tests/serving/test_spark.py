@@ -79,3 +79,9 @@ def test_predict_engine_spark_from_the_command_line(in_trained, spark, tmp_path)
                                        "--output", str(tmp_path / "o"), "--engine", "spark"])
     assert missing.exit_code != 0
     assert missing.output.strip().splitlines() == [f"error: {tmp_path / 'nope.parquet'}: no such file or folder"]
+    pq.write_table(pa.table({"object_id": ["a"], "flux": [[1.0, 2.0, 3.0]]}), tmp_path / "cols.parquet")
+    lacking = CliRunner().invoke(app, ["predict", "--model", MODEL, "--input", str(tmp_path / "cols.parquet"),
+                                       "--output", str(tmp_path / "o2"), "--engine", "spark"])
+    assert lacking.exit_code != 0
+    assert lacking.output.strip().splitlines() == [f"error: {tmp_path / 'cols.parquet'}: Parquet file lacks "
+                                                   "light-curve column(s) time (or magnitude columns id, mjd, mag[, mag_err])"]

@@ -66,7 +66,7 @@ def _prepare(batches):
         yield curves
 
 
-def score_spark(spark, model_uri: str, frame) -> Any:
+def score_spark(spark, model_uri: str, frame, source: str = "the Spark input") -> Any:
     """Predictions for a Spark DataFrame of light curves, one output row per input row.
 
     Parameters
@@ -77,6 +77,8 @@ def score_spark(spark, model_uri: str, frame) -> Any:
         ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or any pyfunc URI lcml logged.
     frame
         Columns ``object_id, time, flux[, flux_err]`` (array columns) or ``id, mjd, mag[, mag_err]``.
+    source
+        What to call the input in an error message (a path).
 
     Returns
     -------
@@ -88,7 +90,7 @@ def score_spark(spark, model_uri: str, frame) -> Any:
     import mlflow
     from pyspark.sql import functions as F
 
-    check_columns(frame.columns, "the Spark input")
+    check_columns(frame.columns, source)
     name, version = resolve(model_uri)
     pinned = f"models:/{name}/{version}" if name else model_uri  # an alias moved mid-job changes nothing
     wanted = [c for c in (*INPUT_COLUMNS, *MAGNITUDE_COLUMNS, "mag_err") if c in frame.columns]
@@ -121,7 +123,7 @@ def score_parquet_spark(model_uri: str, source: str | Path, output: str | Path, 
         frame = spark.read.parquet(str(source))
     except Exception as exc:  # Spark's AnalysisException: say it in one line
         raise InputError(f"{source}: not a readable Parquet dataset ({str(exc).splitlines()[0]})") from None
-    scored = score_spark(spark, model_uri, frame)
+    scored = score_spark(spark, model_uri, frame, source=str(source))
     scored.write.mode("overwrite").parquet(str(output))
     written = spark.read.parquet(str(output))
     counts = {r["label_pred"]: r["count"] for r in written.groupBy("label_pred").count().collect()}
