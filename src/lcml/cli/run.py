@@ -117,13 +117,8 @@ def predict(
     if engine is Engine.spark:
         from lcml.serving.spark import score_parquet_spark
 
-        done = score_parquet_spark(model, input, output, master=master)
-        typer.echo(f"{done.n_curves} light curves scored with {done.model_name} v{done.model_version} on Spark "
-                   f"-> {output}  {done.label_counts}" + (f"  ({done.n_errors} rows could not be scored: see "
-                                                          f"their `error` column)" if done.n_errors else ""))
+        typer.echo(score_parquet_spark(model, input, output, master=master).summary(output, "Spark"))
         return
     from lcml.serving.batch import score_to_parquet
 
-    done = score_to_parquet(model, input, output, batch_size=batch_size)
-    typer.echo(f"{done.n_curves} light curves scored with {done.model_name} v{done.model_version} -> {output}  "
-               f"{dict(done.label_counts.most_common())}")
+    typer.echo(score_to_parquet(model, input, output, batch_size=batch_size).summary(output))

@@ -22,6 +22,7 @@ from itertools import islice
 
 import numpy as np
 
+from lcml.features.parallel import in_processes
 from lcml.features.period import (
     DEFAULT_BACKEND,
     Backend,
@@ -293,8 +294,7 @@ def baseline_features(
     return np.nan_to_num(out, nan=0.0, posinf=1e6, neginf=-1e6)
 
 
-def _features_chunk(task: tuple[list, list | None, dict]) -> np.ndarray:
-    curves, periods, kwargs = task
+def _features_chunk(curves: list, periods: list | None, kwargs: dict) -> np.ndarray:
     if periods is None:
         periods = [None] * len(curves)
     rows = [baseline_features(*curve, period=p, **kwargs) for curve, p in zip(curves, periods)]
@@ -344,10 +344,8 @@ def baseline_matrix(
     periods
         Optional known period per curve (same order), passed as ``period=``.
     n_jobs
-        Worker processes (joblib's ``loky`` backend; ``-1``: all CPUs). 1 runs in this process.
-        loky starts fresh interpreters rather than forking, which nifty-ls's OpenMP runtime needs,
-        and, unlike ``multiprocessing`` spawn, does not require a ``__main__`` guard in the
-        caller. Each worker runs its NUFFTs on one thread, so ``n_jobs`` is the number of cores.
+        Worker processes (:func:`lcml.features.parallel.in_processes`; ``-1``: all CPUs). 1 runs in
+        this process. Each worker runs its NUFFTs on one thread, so ``n_jobs`` is the number of cores.
     chunk_size
         Curves per task sent to a worker.
 
@@ -359,13 +357,9 @@ def baseline_matrix(
     kwargs = dict(min_period=min_period, max_period=max_period, oversample=oversample, backend=backend,
                   fourier_terms=fourier_terms, search_terms=search_terms, n_candidates=n_candidates,
                   prewhiten=prewhiten)
-    if n_jobs != 1:
-        curves = list(curves)
     tasks = _tasks(curves, periods, chunk_size, kwargs)
-    if n_jobs == 1 or len(curves) <= chunk_size:  # one task: no worker would run in parallel
-        parts = [_features_chunk(task) for task in tasks]
+    if n_jobs == 1:  # chunk by chunk: the curves are never all in a list at once
+        parts = [_features_chunk(*task) for task in tasks]
     else:
-        from joblib import Parallel, delayed  # scikit-learn's own dependency
-
-        parts = Parallel(n_jobs=n_jobs, backend="loky")(delayed(_features_chunk)(task) for task in tasks)
+        parts = in_processes(_features_chunk, tasks, n_jobs)
     return np.concatenate(parts) if parts else np.zeros((0, _N))

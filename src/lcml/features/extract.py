@@ -13,6 +13,7 @@ import numpy as np
 
 from lcml.config import FeatureParams
 from lcml.features.fold import fold_resample
+from lcml.features.parallel import in_processes
 from lcml.features.period import lomb_scargle_period
 
 #: Scalar features fed beside the folded curve: period and amplitude carry what folding removes,
@@ -91,8 +92,8 @@ def featurize_many(
 
     Inside :func:`feature_cache`, the result is stored under a hash of the curves and ``params``, so
     the families of one training (Conv+BiLSTM, Swin, AstroM3's aux) search each period once.
-    ``n_jobs > 1`` spreads chunks of ``chunk_size`` curves over that many processes (joblib's
-    ``loky``, as :func:`lcml.features.baseline.baseline_matrix`); the arrays are the same.
+    ``n_jobs > 1`` spreads chunks of ``chunk_size`` curves over that many processes
+    (:func:`lcml.features.parallel.in_processes`); the arrays are the same.
     """
     curves = list(curves)
 
@@ -100,13 +101,8 @@ def featurize_many(
         if not curves:
             return {"folded": np.zeros((0, params.fold_length), np.float32),
                     "aux": np.zeros((0, len(AUX_FEATURES)), np.float32)}
-        chunks = [curves[i:i + chunk_size] for i in range(0, len(curves), chunk_size)]
-        if n_jobs != 1 and len(chunks) > 1:
-            from joblib import Parallel, delayed  # scikit-learn's own dependency
-
-            parts = Parallel(n_jobs=n_jobs, backend="loky")(delayed(_featurize_chunk)(c, params) for c in chunks)
-        else:
-            parts = [_featurize_chunk(c, params) for c in chunks]
+        chunks = [(curves[i:i + chunk_size], params) for i in range(0, len(curves), chunk_size)]
+        parts = in_processes(_featurize_chunk, chunks, n_jobs)
         return {"folded": np.concatenate([p[0] for p in parts]), "aux": np.concatenate([p[1] for p in parts])}
 
     out = cached(curves, params.model_dump_json(), compute)

@@ -25,12 +25,21 @@ __all__ = ["Scored", "score", "score_batches", "score_to_parquet"]
 
 @dataclass
 class Scored:
-    """What :func:`score_to_parquet` wrote: curves, predicted classes, and the model that scored them."""
+    """What a scoring wrote (:func:`score_to_parquet`, :func:`lcml.serving.spark.score_parquet_spark`): curves,
+    predicted classes, rows that could not be scored (Spark reports them; locally they stop the run), the model."""
 
     n_curves: int = 0
     label_counts: Counter = field(default_factory=Counter)
     model_name: str = ""
     model_version: str = ""
+    n_errors: int = 0
+
+    def summary(self, output: Path | str, engine: str = "") -> str:
+        """The one line ``lcml predict`` prints."""
+        where = f" on {engine}" if engine else ""
+        errors = f"  ({self.n_errors} rows could not be scored: see their `error` column)" if self.n_errors else ""
+        return (f"{self.n_curves} light curves scored with {self.model_name} v{self.model_version}{where} -> "
+                f"{output}  {dict(self.label_counts.most_common())}{errors}")
 
 
 def score_batches(model_uri: str, source: str | Path, batch_size: int = 256,
@@ -76,10 +85,10 @@ def score_to_parquet(model_uri: str, source: str | Path, output: Path, batch_siz
     try:
         for out in score_batches(model_uri, source, batch_size, progress):
             table = pa.Table.from_pandas(out, preserve_index=False)
-            if writer is None:
+            if writer is None:  # every batch carries the model's name and version columns
                 writer = pq.ParquetWriter(partial, table.schema)
-                summary.model_name = str(out["model_name"].iloc[0]) if "model_name" in out else ""
-                summary.model_version = str(out["model_version"].iloc[0]) if "model_version" in out else ""
+                summary.model_name = str(out["model_name"].iloc[0])
+                summary.model_version = str(out["model_version"].iloc[0])
             writer.write_table(table.cast(writer.schema))
             summary.n_curves += len(out)
             summary.label_counts.update(out["label_pred"])

@@ -101,22 +101,21 @@ def _from_magnitudes(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str | None
         raw_err = frame["mag_err"].iloc[i] if "mag_err" in frame else None
         err = np.asarray(raw_err, float) if raw_err is not None else np.full(mag.size, np.nan)
         row = {"object_id": str(oid), "time": empty, "flux": empty, "flux_err": empty}
-        if not (mjd.size == mag.size == err.size):
-            rows.append(row)
-            problems.append("has mjd/mag/mag_err of different lengths")
-            continue
-        ok = np.isfinite(mjd) & (mjd > 0) & np.isfinite(mag)
-        if raw_err is not None:
-            ok &= np.isfinite(err) & (err > 0)
+        if mjd.size == mag.size == err.size:
+            ok = np.isfinite(mjd) & (mjd > 0) & np.isfinite(mag)
+            if raw_err is not None:
+                ok &= np.isfinite(err) & (err > 0)
+            else:
+                err = np.full(mag.size, 0.01)  # unknown errors: equal weights in the period search
+            problem = None if ok.any() else "has no finite (mjd, mag) point"
         else:
-            err = np.full(mag.size, 0.01)  # unknown errors: equal weights in the period search
-        if ok.sum() == 0:
-            rows.append(row)
-            problems.append("has no finite (mjd, mag) point")
-            continue
-        flux, flux_err = mags_to_flux(mag[ok], err[ok], np.median(mag[ok]))
-        rows.append({**row, "time": mjd[ok], "flux": flux, "flux_err": flux_err})
-        problems.append(_problem(mjd[ok], flux, flux_err))
+            problem = "has mjd/mag/mag_err of different lengths"
+        if problem is None:
+            flux, flux_err = mags_to_flux(mag[ok], err[ok], np.median(mag[ok]))
+            row.update(time=mjd[ok], flux=flux, flux_err=flux_err)
+            problem = _problem(mjd[ok], flux, flux_err)
+        rows.append(row)
+        problems.append(problem)
     out = pd.DataFrame(rows, columns=["object_id", "time", "flux", "flux_err"])
     if "label" in frame:
         out["label"] = frame["label"].to_numpy()

@@ -15,29 +15,20 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from collections import Counter
+
 from lcml.errors import InputError
+from lcml.serving.batch import Scored
 from lcml.serving.loader import INPUT_COLUMNS, resolve
 from lcml.serving.inputs import MAGNITUDE_COLUMNS, check_columns, to_curves
 
-__all__ = ["SparkScored", "score_parquet_spark", "score_spark", "spark_session"]
+__all__ = ["score_parquet_spark", "score_spark", "spark_session"]
 
 #: what the curve-preparation step hands the UDF: lcml's input columns and the row's problem
 PREPARED = "object_id string, time array<double>, flux array<double>, flux_err array<double>, error string"
-
-
-@dataclass
-class SparkScored:
-    """What :func:`score_parquet_spark` wrote: rows, predicted classes, rows reported bad, the model."""
-
-    n_curves: int = 0
-    n_errors: int = 0
-    label_counts: dict[str, int] = field(default_factory=dict)
-    model_name: str = ""
-    model_version: str = ""
 
 
 def spark_session(master: str = "local[2]", app: str = "lcml"):
@@ -106,7 +97,7 @@ def score_spark(spark, model_uri: str, frame, source: str = "the Spark input") -
 
 
 def score_parquet_spark(model_uri: str, source: str | Path, output: str | Path, master: str = "local[2]",
-                        spark=None) -> SparkScored:
+                        spark=None) -> Scored:
     """Score the Parquet dataset ``source`` (a file or a folder of them) into the Parquet folder ``output``.
 
     ``spark`` defaults to a session on ``master``. Returns the counts that the written output holds.
@@ -128,6 +119,7 @@ def score_parquet_spark(model_uri: str, source: str | Path, output: str | Path, 
     written = spark.read.parquet(str(output))
     counts = {r["label_pred"]: r["count"] for r in written.groupBy("label_pred").count().collect()}
     first = written.select("model_name", "model_version").first()
-    return SparkScored(n_curves=sum(counts.values()), n_errors=counts.pop(None, 0),
-                       label_counts=dict(sorted(counts.items(), key=lambda kv: -kv[1])),
-                       model_name=first["model_name"] if first else "", model_version=first["model_version"] if first else "")
+    n_errors = counts.pop(None, 0)
+    return Scored(n_curves=sum(counts.values()) + n_errors, label_counts=Counter(counts), n_errors=n_errors,
+                  model_name=first["model_name"] if first else "",
+                  model_version=first["model_version"] if first else "")

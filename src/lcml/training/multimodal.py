@@ -107,10 +107,9 @@ def study_metadata(objects: pd.DataFrame | None) -> tuple[pd.DataFrame | None, s
     return None, "none"
 
 
-def _aux_chunk(task: tuple[list, Any]) -> np.ndarray:
+def _aux_chunk(curves: list, params: Any) -> np.ndarray:
     from lcml.features.extract import AUX_FEATURES, featurize
 
-    curves, params = task
     out = np.full((len(curves), len(AUX_NAMES)), np.nan)
     for i, (t, f, e) in enumerate(curves):
         try:
@@ -132,14 +131,10 @@ def light_curve_aux(lightcurves: pd.DataFrame, features: Any, n_jobs: int = 1) -
     if not curves:
         return np.zeros((0, len(AUX_NAMES)))
     size = max(1, math.ceil(len(curves) / max(1, 4 * n_jobs)))
-    tasks = [(curves[i:i + size], features) for i in range(0, len(curves), size)]
-    if n_jobs > 1 and len(tasks) > 1:
-        from joblib import Parallel, delayed
+    from lcml.features.parallel import in_processes
 
-        parts = Parallel(n_jobs=n_jobs, backend="loky")(delayed(_aux_chunk)(t) for t in tasks)
-    else:
-        parts = [_aux_chunk(t) for t in tasks]
-    return np.concatenate(parts)
+    tasks = [(curves[i:i + size], features) for i in range(0, len(curves), size)]
+    return np.concatenate(in_processes(_aux_chunk, tasks, max(1, n_jobs)))
 
 
 def study_config(n_metadata: int, embed_dim: int = 64, **overrides: Any):
