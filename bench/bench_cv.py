@@ -49,6 +49,7 @@ HP = {
     "swin": {"lr": 5.0e-4, "drop_rate": 0.1},
     "astrom3": {"lr": 1.0e-3, "dropout": 0.2, "weight_decay": 1.0e-2},
     "fusion": {"n_layers": 3, "filters": 32, "hidden": 128, "dropout": 0.2, "lr": 1.0e-3},
+    "voting": {},  # its members' hyperparameters and weights are in search.voting.options.members
 }
 #: issue targets (Catalina SSS: Kang et al. 2023 balanced accuracy; Zhang et al. 2023 Blazhko recall)
 TARGETS = {"catalina-sss": {"balanced_accuracy": 0.86, "recall": {"EA": 0.97, "RRd": 0.70, "Blazhko": 0.85,

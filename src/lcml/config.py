@@ -162,6 +162,7 @@ class SearchParams(_Strict):
     baseline: FamilySearchParams | None = None
     astrom3: FamilySearchParams | None = None
     fusion: FamilySearchParams | None = None
+    voting: FamilySearchParams | None = None
 
     @classmethod
     def family_names(cls) -> tuple[str, ...]:

@@ -13,6 +13,8 @@ baseline       HistGradientBoosting on classical light-curve features          s
 astrom3        AstroM3's photometry transformer (from scratch or CLIP weights) safetensors
 fusion         a CNN on the folds at P and 2P beside an MLP on the baseline's   safetensors
                features (a multi-input network)
+voting         a weighted average of other families' probabilities (weights    one file per
+               fixed in params.yaml), registered as one model                  member
 =============  ==============================================================  =================
 """
 
@@ -47,6 +49,10 @@ def get_family(name: str) -> Family:
         from lcml.families.fusion import FusionFamily
 
         return FusionFamily()
+    if name == "voting":
+        from lcml.families.voting import VotingFamily
+
+        return VotingFamily()
     raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
 
 

@@ -159,8 +159,43 @@ class AstroM3Fitter(Fitter):
         return Fitted(model, best["score"], best["epoch"], architecture)
 
 
+class VotingFitter(Fitter):
+    """Every member of ``options.members`` trained once with its own ``hp`` and options; the vote scored on ``val``.
+
+    A member that stops early on a validation split (the networks) holds out a stratified share of
+    ``train`` for it (:func:`lcml.training.cv.fit_split`), so ``val`` stays unseen and the vote can be
+    refitted on train + validation like the baseline. The networks train under the vote's own search
+    settings (epochs, patience, batch size).
+    """
+
+    def fit(self, hp, train, val, *, search, n_classes, seed, options, report=None) -> Fitted:
+        from sklearn.metrics import balanced_accuracy_score
+
+        from lcml.families.voting import Member, Vote, member_options, members_of, shapes_of, split_inputs
+        from lcml.training.cv import fit_split
+        from lcml.training.loop import Dataset
+
+        specs = members_of(options)
+        # each member's share of the flat inputs, from the layout row every input row carries
+        layout = [Member(name, float(spec["weight"]), None, xs, auxs)
+                  for (name, spec), (xs, auxs) in zip(specs.items(), shapes_of(train.aux))]
+        members = []
+        for m, (x, aux) in zip(layout, split_inputs(train.folded, layout)):
+            member = fitter(m.name)
+            fit, held = fit_split(member, Dataset(folded=x, aux=aux, y=train.y), seed)
+            fitted = member.fit(dict(specs[m.name].get("hp") or {}), fit, held, search=search, n_classes=n_classes,
+                                seed=seed, options=member_options(options, m.name))
+            members.append(Member(m.name, m.weight, fitted.model, m.x_shape, m.aux_shape, fitted.architecture))
+        vote = Vote(members, n_classes)
+        proba = self.family.predict_proba(vote, val.folded, val.aux)
+        score = float(balanced_accuracy_score(val.y, proba.argmax(1))) if len(val) else 0.0
+        if report is not None:
+            report(0, {"train_loss": float("nan"), "val_balanced_accuracy": score})
+        return Fitted(vote, score, 0, vote.architecture())
+
+
 _FITTERS = {"conv_bilstm": TorchFitter, "swin": TorchFitter, "baseline": BaselineFitter, "astrom3": AstroM3Fitter,
-            "fusion": TorchFitter}
+            "fusion": TorchFitter, "voting": VotingFitter}
 assert set(_FITTERS) == set(FAMILIES)
 
 

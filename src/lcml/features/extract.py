@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -146,6 +147,19 @@ def feature_cache(folder: Path | None) -> Iterator[None]:
         yield
     finally:
         _CACHE.reset(token)
+
+
+@contextmanager
+def shared_features() -> Iterator[None]:
+    """Inside this block, arrays :func:`cached` computes twice from the same curves are computed once.
+
+    The active cache serves when there is one (a training); otherwise a temporary folder, removed at the end.
+    """
+    if _CACHE.get() is not None:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="lcml-features-") as scratch, feature_cache(Path(scratch)):
+        yield
 
 
 def _key(curves: list, settings: str) -> str:

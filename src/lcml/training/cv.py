@@ -35,6 +35,15 @@ def inner_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(fit), np.sort(val)
 
 
+def fit_split(family: Any, train: Dataset, seed: int) -> tuple[Dataset, Dataset]:
+    """What ``family`` trains on and stops early on: all of ``train`` and nothing for a family that
+    refits, a stratified ``1 - INNER_VALIDATION`` / ``INNER_VALIDATION`` split of it otherwise."""
+    if family.refits:
+        return train, _subset(train, np.arange(0))
+    a, b = inner_split(train.y, seed)
+    return _subset(train, a), _subset(train, b)
+
+
 def fit_and_predict(family: Any, hp: dict[str, Any], train: Dataset, test: Dataset, *, search: Any,
                     n_classes: int, seed: int) -> np.ndarray:
     """Class probabilities for ``test`` of one candidate fitted on ``train``.
@@ -42,11 +51,7 @@ def fit_and_predict(family: Any, hp: dict[str, Any], train: Dataset, test: Datas
     ``family`` is a :class:`lcml.families.fitting.Fitter`. A family that refits (no early stopping on a
     validation split) trains on all of ``train``; the others hold out a stratified share of it.
     """
-    if family.refits:
-        fit, val = train, _subset(train, np.arange(0))
-    else:
-        a, b = inner_split(train.y, seed)
-        fit, val = _subset(train, a), _subset(train, b)
+    fit, val = fit_split(family, train, seed)
     fitted = family.fit(hp, fit, val, search=search, n_classes=n_classes, seed=seed, options=search.options)
     return family.predict_proba(fitted.model, test.folded, test.aux)
 
