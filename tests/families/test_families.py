@@ -266,3 +266,16 @@ def test_fusion_network_bounds_odd_features_and_shifts_phase_only_while_training
         outputs[shift] = [net(folded, aux[:5]) for _ in range(2)]
     assert not torch.allclose(*outputs[True])
     assert torch.allclose(*outputs[False])
+
+
+def test_vote_refits_without_a_validation_split_and_scores_nothing_as_nothing(curves, params):
+    """Family voting refits like the baseline: an empty validation split is fine, and so is an empty batch."""
+    fam = fitter("voting")
+    search = small("voting", params)
+    x, aux = fam.inputs(curves[0][:40], params.features, search.options)
+    train = Dataset(folded=x, aux=aux, y=curves[1][:40])
+    empty = Dataset(folded=x[:0], aux=aux[:0], y=curves[1][:0])
+    fitted = fam.fit({}, train, empty, search=search, n_classes=len(CLASSES), seed=0, options=search.options)
+    assert fitted.best_score == 0.0 and [m["family"] for m in fitted.architecture["members"]] == ["baseline", "fusion"]
+    assert fam.predict_proba(fitted.model, x[:0], aux[:0]).shape == (0, len(CLASSES))
+    assert fam.predict_proba(fitted.model, x[:5], aux[:5]).shape == (5, len(CLASSES))

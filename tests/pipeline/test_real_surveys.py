@@ -26,6 +26,7 @@ def test_k2_folded_release_trains_without_period_search(project, real_data):
     scored = load_model(f"models:/k2-variable-star-classifier/{gated['version']}").predict(test.head(20)[INPUT_COLUMNS])
     assert len(scored) == 20 and scored["label_pred"].notna().all()
     _bagged_baseline_is_cross_validated_and_its_card_says_so(rid)
+    _vote_registers_as_one_model_whose_card_lists_its_members(rid, test.head(20)[INPUT_COLUMNS])
 
 
 def _bagged_baseline_is_cross_validated_and_its_card_says_so(rid: str) -> None:
@@ -45,6 +46,26 @@ def _bagged_baseline_is_cross_validated_and_its_card_says_so(rid: str) -> None:
     pipeline.register_and_gate(trained)
     text = open(client.download_artifacts(trained["run_id"], CARD)).read()
     assert "Cross-validation (3-fold, stratified, over train + validation" in text
+
+
+def _vote_registers_as_one_model_whose_card_lists_its_members(rid: str, curves) -> None:
+    """Family voting: the baseline and the fusion network in one registered version, gated and served as one."""
+    import numpy as np
+
+    from lcml.registry.card import CARD
+
+    overrides = {"search": {"voting": {"epochs": 3, "patience": 3, "options": {
+        "n_jobs": 1, "members": {"baseline": {"options": {"bags": 2}}}}}}}
+    trained = pipeline.train(rid, run_name="k2-vote", family="voting", overrides=overrides)
+    assert [m["family"] for m in trained["members"]] == ["baseline", "fusion"]
+    assert [m["weight"] for m in trained["members"]] == [0.7, 0.3]
+    gated = pipeline.register_and_gate(trained)
+    served = load_model(f"models:/k2-variable-star-classifier/{gated['version']}").predict(curves)
+    proba = served[[c for c in served.columns if c.startswith("p_")]].to_numpy()
+    assert len(served) == 20 and np.allclose(proba.sum(1), 1.0, atol=1e-5)
+    client = MlflowClient(Paths.from_env().mlflow_tracking_uri)
+    text = open(client.download_artifacts(trained["run_id"], CARD)).read()
+    assert "## Members" in text and "| `fusion` | 0.30 |" in text
 
 
 def test_catalina_sample_registers_its_own_model_and_scores_magnitudes(project, real_data, tmp_path):

@@ -162,6 +162,8 @@ class VotingFamily(Family):
 
         total = sum(m.weight for m in model.members)
         out = np.zeros((len(x), model.n_classes))
+        if not len(x):  # nothing to score (a refit's empty validation split)
+            return out
         for m, (mx, maux) in zip(model.members, split_inputs(x, model.members)):
             out += (m.weight / total) * get_family(m.name).predict_proba(m.model, mx, maux)
         return out

@@ -195,7 +195,15 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
         "study": study_name, "n_trials": found.n_trials, "n_pruned": found.n_pruned, "best_trial": found.best_trial,
         "best_params": found.best_params, "best_val_balanced_accuracy": found.best_value, "refit": refit,
         "metrics": metrics, "latency_ms_per_curve": latency_ms, "lineage": plan["lineage"], "cv": cv,
+        "members": _members(found.architecture, search.options),
     }
+
+
+def _members(architecture: dict[str, Any], options: dict[str, Any]) -> list[dict[str, Any]]:
+    """A vote's members (family, weight, hyperparameters) for its model card; ``[]`` for other families."""
+    specs = options.get("members") or {}
+    return [{"family": m["family"], "weight": m["weight"], "hp": specs.get(m["family"], {}).get("hp", {})}
+            for m in architecture.get("members", [])]
 
 
 def _log_search(found, refit: bool, workers: list[dict] | None, study_name: str, paths: Paths) -> None:

@@ -27,6 +27,17 @@ def _cv_section(cv: dict | None, test: dict, classes: list[str]) -> str:
             + _table(["class", "CV recall (mean ± spread over folds)", "test recall"], rows))
 
 
+def _members_section(members: list[dict] | None) -> str:
+    """The members of a vote (family ``voting``) and their fixed weights; nothing for other families."""
+    if not members:
+        return ""
+    total = sum(m["weight"] for m in members)
+    rows = [[f"`{m['family']}`", f"{m['weight'] / total:.2f}", m.get("hp", {})] for m in members]
+    return ("## Members\nThe registered model averages its members' class probabilities with these weights, "
+            "fixed in `params.yaml` before training:\n\n" + _table(["family", "weight", "hyperparameters"], rows)
+            + "\n\n")
+
+
 def render_card(*, name: str, version: str, trained: dict, gate: dict, manifest: dict, classes: list[str],
                 champion_before: str | None) -> str:
     """Markdown card: data, metrics per class, gates and verdict, settings, intended use, lineage."""
@@ -63,7 +74,7 @@ accuracy {m['accuracy']:.3f} · balanced accuracy {m['balanced_accuracy']:.3f} �
 {'Reasons: ' + '; '.join(gate.get('reasons', [])) if gate.get('reasons') else ''}
 {'Warnings: ' + '; '.join(gate.get('warnings', [])) if gate.get('warnings') else ''}
 
-## Training
+{_members_section(trained.get('members'))}## Training
 Optuna study `{trained['study']}`: {trained['n_trials']} trials ({trained['n_pruned']} pruned), best trial
 {trained['best_trial']} with {trained['best_params']} (validation balanced accuracy
 {trained['best_val_balanced_accuracy']:.3f}){'; the registered model refits them on train + validation' if trained.get('refit') else ''}. Profile `{lineage.get('profile')}`, params hash `{lineage.get('params_hash')}`.
