@@ -83,3 +83,15 @@ def test_profile_empty_mapping_clears_and_per_model_gates():
     assert name == "kepler-variable-star-classifier"
     assert demo.gates.for_model(name).class_recall_floors == {"T2CEP": 0.5}
     assert ci.gates.models == {} and ci.gates.for_model(name).class_recall_floors == {}
+
+
+def test_coarse_period_search_is_the_default_and_a_model_saved_before_it_keeps_the_fine_grid():
+    from lcml.config import FeatureParams
+
+    assert load_params().features.period.coarse == 2.0
+    old = FeatureParams.model_validate({"fold_length": 128, "period": {
+        "min_period_days": 0.05, "max_period_days": 1500.0, "oversample": 5}})
+    assert old.period.coarse is None  # what a model.json written before `coarse` existed was trained with
+    with pytest.raises(ValueError):
+        FeatureParams.model_validate({"fold_length": 128, "period": {
+            "min_period_days": 0.05, "max_period_days": 1500.0, "oversample": 5, "coarse": 0}})

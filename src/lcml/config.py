@@ -94,6 +94,10 @@ class PeriodParams(_Strict):
     min_period_days: float = Field(gt=0)
     max_period_days: float = Field(gt=0)
     oversample: float = Field(gt=0)
+    #: the baseline's periodograms on a grid of this many points per peak width, their highest peaks
+    #: refined on the ``oversample`` grid (lcml.features.periodogram.coarse_peaks); None: the whole
+    #: fine grid (what a model saved without this key was trained with)
+    coarse: float | None = Field(default=None, gt=0)
 
 
 class FeatureParams(_Strict):

@@ -270,3 +270,50 @@ def test_secondary_frequency_rejects_bad_input_and_is_neutral_on_flat_curves():
     with pytest.raises(ValueError, match="backend"):
         secondary_frequency(t, f, 0.5, e, backend="gpu")
     assert tuple(secondary_frequency(t, np.ones(t.size), 0.5)) == (0.0,) * 5
+
+
+# -- the coarse search: a sparser periodogram whose peaks are refined on the fine grid --------------
+
+
+def test_exact_power_matches_the_periodogram_on_its_grid():
+    from lcml.features.periodogram import ls_power_at
+
+    t, f, e = sinusoid(1.7, seed=5)
+    grid, power = periodogram(t, f, e, backend="nifty", **SEARCH)
+    np.testing.assert_allclose(ls_power_at(t, f, e, grid[::53]), power[::53], atol=1e-7)
+    np.testing.assert_allclose(ls_power_at(t, f, None, grid[::53]),
+                               periodogram(t, f, None, backend="nifty", **SEARCH)[1][::53], atol=1e-7)
+    assert not ls_power_at(t, np.ones_like(f), e, grid[:5]).any()  # a constant curve: no power, no NaN
+
+
+@pytest.mark.parametrize("make", [sinusoid, sawtooth, lambda p, seed: contact_binary(p, 0.6, seed=seed)])
+def test_coarse_search_finds_the_periods_the_fine_grid_finds(make):
+    periods = np.linspace(0.3, 0.9, 12)
+    curves = [make(p, seed=i) for i, p in enumerate(periods)]
+    fine = [find_period(*c, **SEARCH) for c in curves]
+    coarse = [find_period(*c, **SEARCH, coarse=2.0) for c in curves]
+    assert period_matches([r.period for r in coarse], [r.period for r in fine], rel=1e-3).mean() >= 11 / 12
+    # the powers are the peaks' tops, found without computing the fine grid; the fine grid samples a
+    # peak every fifth of its width (~1 / span), so at >= ~96% of its height
+    for c, f in zip(coarse, fine):
+        assert 0.999 * f.power <= c.power <= f.power / 0.95
+        assert 0.999 * f.low_band_power <= c.low_band_power <= f.low_band_power / 0.95
+
+
+def test_coarse_setting_at_or_above_oversample_is_the_fine_search():
+    t, f, e = sawtooth(0.61, seed=3)
+    assert find_period(t, f, e, **SEARCH, coarse=5.0) == find_period(t, f, e, **SEARCH)
+
+
+def test_coarse_secondary_frequency_finds_the_same_second_mode():
+    from lcml.features.period import secondary_frequency
+
+    rng = np.random.default_rng(5)
+    t = ground_cadence(5, nights=90, days=400.0)
+    p1, p0 = 0.357, 0.357 / 0.745
+    f = 1 + 0.15 * np.sin(2 * np.pi * t / p1) + 0.08 * np.sin(2 * np.pi * t / p0 + 0.7) + rng.normal(0, 0.01, t.size)
+    e = np.full(t.size, 0.01)
+    fine = secondary_frequency(t, f, p1, e, nterms=3)
+    coarse = secondary_frequency(t, f, p1, e, nterms=3, coarse=2.0)
+    assert coarse.log10_period_ratio == pytest.approx(fine.log10_period_ratio, abs=0.001)
+    assert coarse.power >= fine.power - 1e-6

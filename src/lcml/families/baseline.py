@@ -41,6 +41,8 @@ class BaselineFamily(Family):
         n_jobs = 1 if folded else feature_jobs(options)
         settings = dict(min_period=p.min_period_days, max_period=p.max_period_days, oversample=p.oversample,
                         prewhiten=not folded)
+        if p.coarse is not None:  # absent from the cache key otherwise: caches made before it still serve
+            settings["coarse"] = p.coarse
         periods = [1.0] * len(curves) if folded else None
 
         def compute() -> dict[str, np.ndarray]:

@@ -143,6 +143,7 @@ def baseline_features(
     n_candidates: int = 5,
     period: float | None = None,
     prewhiten: bool = True,
+    coarse: float | None = None,
 ) -> np.ndarray:
     """Feature vector of one light curve, ordered as :data:`FEATURE_NAMES`.
 
@@ -208,7 +209,7 @@ def baseline_features(
         # empty periodogram gives (deterministic) and neutral values for the rest.
         out[_INDEX["log10_period"]] = np.log10(period if period is not None else find_period(
             t, f, e, min_period=min_period, max_period=max_period, oversample=oversample, backend=backend,
-            resolve_double=False).period)
+            resolve_double=False, coarse=coarse).period)
         out[_INDEX["log10_amplitude"]] = np.log10(_MIN_AMPLITUDE)
         for name in ("median_position", "faint_fraction"):
             out[_INDEX[name]] = 0.5
@@ -218,7 +219,7 @@ def baseline_features(
     if period is None:
         found = find_period(t, f, e, min_period=min_period, max_period=max_period, oversample=oversample,
                             backend=backend, n_candidates=n_candidates, nterms=search_terms,
-                            resolve_double=False)
+                            resolve_double=False, coarse=coarse)
         base_period, ls_power = found.period, found.power
         verdict = resolve_double_period(t, f, base_period, e, nterms=search_terms)
         final_period, doubled = verdict.period, verdict.doubled
@@ -245,7 +246,7 @@ def baseline_features(
     asymmetry, faint = fourier_shape(beta_base, search_terms)
     narrowness, _ = minimum_narrowness(beta_base, cov_base, search_terms)
     second = (secondary_frequency(t, f, base_period, e, nterms=fourier_terms, oversample=oversample,
-                                  backend=backend) if prewhiten else SecondaryFrequency(0.0, 0.0, 0.0, 0.0, 0.0))
+                                  backend=backend, coarse=coarse) if prewhiten else SecondaryFrequency(0.0, 0.0, 0.0, 0.0, 0.0))
 
     values = {
         "log10_period": np.log10(final_period),
@@ -330,6 +331,7 @@ def baseline_matrix(
     n_candidates: int = 5,
     periods: Iterable[float] | None = None,
     prewhiten: bool = True,
+    coarse: float | None = None,
     n_jobs: int = 1,
     chunk_size: int = 64,
 ) -> np.ndarray:
@@ -339,7 +341,7 @@ def baseline_matrix(
     ----------
     curves
         ``(time, flux, flux_err)`` triples in flux units; ``flux_err`` may be None.
-    min_period, max_period, oversample, backend, fourier_terms, search_terms, n_candidates, prewhiten
+    min_period, max_period, oversample, backend, fourier_terms, search_terms, n_candidates, prewhiten, coarse
         As :func:`baseline_features`.
     periods
         Optional known period per curve (same order), passed as ``period=``.
@@ -356,7 +358,7 @@ def baseline_matrix(
     """
     kwargs = dict(min_period=min_period, max_period=max_period, oversample=oversample, backend=backend,
                   fourier_terms=fourier_terms, search_terms=search_terms, n_candidates=n_candidates,
-                  prewhiten=prewhiten)
+                  prewhiten=prewhiten, coarse=coarse)
     tasks = _tasks(curves, periods, chunk_size, kwargs)
     if n_jobs == 1:  # chunk by chunk: the curves are never all in a list at once
         parts = [_features_chunk(*task) for task in tasks]

@@ -11,6 +11,7 @@ from scipy import stats
 from lcml.features.harmonics import harmonic_fit, minimum_narrowness
 from lcml.features.periodogram import (
     Backend, DEFAULT_BACKEND, DoublePeriodVerdict, _MAX_SIGNIFICANCE, _as_arrays, _check_backend, _powers,
+    coarse_peaks,
 )
 
 
@@ -157,6 +158,7 @@ def secondary_frequency(
     band: tuple[float, float] = (0.4, 2.5),
     oversample: float = 5.0,
     backend: Backend = DEFAULT_BACKEND,
+    coarse: float | None = None,
 ) -> SecondaryFrequency:
     """Strongest signal left after prewhitening ``period``: the second mode of multi-mode pulsators.
 
@@ -165,7 +167,8 @@ def secondary_frequency(
     multi-mode delta Scuti 0.77; Blazhko stars show side peaks at ``f1 +- f_Blazhko``). The
     immediate neighbourhood (one peak width, ``1 / baseline``) of ``f1`` and ``2 f1`` is masked, so
     what a slightly wrong period leaves behind is not reported as a mode. The band is searched
-    only: a full second periodogram would cost as much as the period search itself.
+    only: a full second periodogram would cost as much as the period search itself. ``coarse``: as
+    :func:`lcml.features.period.find_period` (the band's periodogram on a sparser grid, its peaks refined).
 
     Raises
     ------
@@ -191,20 +194,26 @@ def secondary_frequency(
     f_lo, f_hi = max(band[0] * f1, 1.0 / span), band[1] * f1
     if not f_hi > f_lo:
         return none
-    grid = np.linspace(f_lo, f_hi, max(int(np.ceil((f_hi - f_lo) * span * oversample)) + 1, 16))
-    power = _powers(t, residual, e, grid, backend)
-    for harmonic in (1, 2):
-        power[np.abs(grid - harmonic * f1) < 1.0 / span] = 0.0
-    best = int(np.argmax(power))
-    if not power[best] > 0:
+    mask = [(h * f1 - 1.0 / span, h * f1 + 1.0 / span) for h in (1, 2)]
+    if coarse is not None and coarse < oversample:
+        peaks = coarse_peaks(t, residual, e, f_lo, f_hi, oversample=oversample, coarse=coarse, n_peaks=3,
+                             backend=backend, mask=mask)
+        f2, best_power = float(peaks.frequencies[0]), float(peaks.powers[0])
+    else:
+        grid = np.linspace(f_lo, f_hi, max(int(np.ceil((f_hi - f_lo) * span * oversample)) + 1, 16))
+        power = _powers(t, residual, e, grid, backend)
+        for lo, hi in mask:
+            power[np.abs(grid - (lo + hi) / 2) < (hi - lo) / 2] = 0.0
+        best = int(np.argmax(power))
+        f2, best_power = float(grid[best]), float(power[best])
+    if not best_power > 0:
         return none
-    f2 = float(grid[best])
     beta2, _ = harmonic_fit(t, residual, e, f2, 1)
     a1 = float(np.hypot(beta[1], beta[nterms + 1]))
     peak_to_peak = float(np.ptp(model))
     return SecondaryFrequency(
         log10_period_ratio=float(np.log10(f1 / f2)),
-        power=float(power[best]),
+        power=best_power,
         amplitude_ratio=float(np.hypot(beta2[1], beta2[2]) / a1) if a1 > 0 else 0.0,
         distance=abs(f2 / f1 - 1.0),
         residual_scatter=float(np.std(residual) / peak_to_peak) if peak_to_peak > 0 else 0.0,

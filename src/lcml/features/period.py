@@ -31,30 +31,9 @@ from lcml.features.harmonics import (  # noqa: F401
 )
 from lcml.features.periodogram import (  # noqa: F401
     BACKENDS, BAND_SPLIT_CPD, Backend, DEFAULT_BACKEND, DoublePeriodVerdict, MAX_GRID_SIZE, PeriodResult,
-    _MAX_SIGNIFICANCE, _NIFTY_BATCH, _as_arrays, _band_powers, _check_backend, _powers, _search_grid,
-    _validated, frequency_grid, lomb_scargle_period, periodogram,
+    _MAX_SIGNIFICANCE, _NIFTY_BATCH, _as_arrays, _band_powers, _check_backend, _peak_candidates, _powers,
+    _search_grid, _validated, coarse_peaks, frequency_grid, lomb_scargle_period, ls_power_at, periodogram,
 )
-
-
-def _peak_candidates(power: np.ndarray, n_candidates: int) -> np.ndarray:
-    """Indices of the ``n_candidates`` highest local maxima, highest first."""
-    if power.size < 3:
-        return np.array([int(np.argmax(power))])
-    interior = (power[1:-1] > power[:-2]) & (power[1:-1] >= power[2:])
-    peaks = np.flatnonzero(interior) + 1
-    # The grid edges count as peaks when the power rises towards them (a period at the search limit).
-    if power[0] > power[1]:
-        peaks = np.append(peaks, 0)
-    if power[-1] > power[-2]:
-        peaks = np.append(peaks, power.size - 1)
-    if peaks.size == 0:
-        return np.array([int(np.argmax(power))])
-    if peaks.size > n_candidates:
-        # Partial selection first: a noisy periodogram has ~10^5 local maxima.
-        peaks = peaks[np.argpartition(-power[peaks], n_candidates - 1)[:n_candidates]]
-    # Sort on -power, then index, so ties are broken the same way on every run.
-    order = np.lexsort((peaks, -power[peaks]))
-    return peaks[order]
 
 
 def _select(
@@ -73,26 +52,44 @@ def _select(
     one below the grid spacing, then test its double."""
     low, high = _band_powers(grid, power)
     cands = _peak_candidates(power, n_candidates)
-    best_idx = int(cands[0])
-    if not power[best_idx] > 0:
+    return _choose(t, y, e, grid[cands], power[cands], float(grid[1] - grid[0]), (float(grid[0]), float(grid[-1])),
+                   (low, high), nterms=nterms, resolve_double=resolve_double, refine_steps=refine_steps)
+
+
+def _choose(
+    t: np.ndarray,
+    y: np.ndarray,
+    e: np.ndarray | None,
+    freqs: np.ndarray,
+    powers: np.ndarray,
+    df: float,
+    limits: tuple[float, float],
+    bands: tuple[float, float],
+    *,
+    nterms: int,
+    resolve_double: bool,
+    refine_steps: int = 10,
+) -> PeriodResult:
+    """The period among candidate peaks ``freqs`` (highest one-term power first, ``df`` apart on their
+    grid, within ``limits``): re-scored by an ``nterms``-harmonic fit, refined, then its double tested."""
+    low, high = bands
+    if not powers[0] > 0:
         # No signal at all (constant curve): keep the plain answer rather than fit noise.
-        return PeriodResult(float(1.0 / grid[best_idx]), 0.0, low, high)
-    df = float(grid[1] - grid[0])
+        return PeriodResult(float(1.0 / freqs[0]), 0.0, low, high)
     offsets = np.linspace(-1.0, 1.0, 2 * refine_steps + 1) * df
     # Each candidate is refined over +-1 grid step: the 1-term peak and the multi-harmonic optimum
     # differ by a fraction of a step, and a 1% period tolerance on long periods is below one step.
-    freqs = grid[cands][:, None] + offsets[None, :]
-    freqs = np.clip(freqs, grid[0], grid[-1])
-    chi2 = harmonic_chi2(t, y, e, freqs.ravel(), nterms).reshape(freqs.shape)
+    trial = np.clip(freqs[:, None] + offsets[None, :], *limits)
+    chi2 = harmonic_chi2(t, y, e, trial.ravel(), nterms).reshape(trial.shape)
     # Compare candidates by their best refined fit; same number of parameters, so plain chi2.
     best_c = int(np.argmin(chi2.min(axis=1)))
-    freq = float(freqs[best_c, int(np.argmin(chi2[best_c]))])
+    freq = float(trial[best_c, int(np.argmin(chi2[best_c]))])
     period = 1.0 / freq
     doubled, significance = False, 0.0
     if resolve_double:
         verdict = resolve_double_period(t, y, period, e, nterms=nterms)
         period, doubled, significance = verdict.period, verdict.doubled, verdict.significance
-    return PeriodResult(period=float(period), power=float(power[cands[best_c]]), low_band_power=low,
+    return PeriodResult(period=float(period), power=float(powers[best_c]), low_band_power=low,
                         high_band_power=high, doubled=doubled, double_significance=significance)
 
 
@@ -109,6 +106,7 @@ def find_period(
     nterms: int = 3,
     resolve_double: bool = True,
     nthreads: int = 1,
+    coarse: float | None = None,
 ) -> PeriodResult:
     """Period of one light curve: LS peaks re-scored by a harmonic fit, then the double-period test.
 
@@ -130,6 +128,10 @@ def find_period(
         Apply :func:`resolve_double_period` to the chosen peak.
     nthreads
         Threads for nifty-ls.
+    coarse
+        ``None``: the periodogram on the whole grid. A number below ``oversample``: on a grid of
+        ``coarse`` points per peak width, its highest peaks refined on the full grid
+        (:func:`lcml.features.periodogram.coarse_peaks`); ~``oversample / coarse`` times less work.
 
     Returns
     -------
@@ -143,7 +145,12 @@ def find_period(
     """
     _check_backend(backend)
     t, y, e = _validated(time, flux, flux_err, min_period, max_period)
-    grid = _search_grid(t, min_period, max_period, oversample)
+    grid = _search_grid(t, min_period, max_period, oversample, coarse)
+    if coarse is not None and coarse < oversample:
+        peaks = coarse_peaks(t, y, e, float(grid[0]), float(grid[-1]), oversample=oversample, coarse=coarse,
+                             n_peaks=n_candidates, backend=backend, nthreads=nthreads)
+        return _choose(t, y, e, peaks.frequencies, peaks.powers, peaks.df, (float(grid[0]), float(grid[-1])),
+                       peaks.bands, nterms=nterms, resolve_double=resolve_double)
     power = _powers(t, y, e, grid, backend, nthreads)
     return _select(t, y, e, grid, power, n_candidates=n_candidates, nterms=nterms,
                    resolve_double=resolve_double)
