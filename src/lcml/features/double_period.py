@@ -11,7 +11,7 @@ from scipy import stats
 from lcml.features.harmonics import harmonic_fit, minimum_narrowness
 from lcml.features.periodogram import (
     Backend, DEFAULT_BACKEND, DoublePeriodVerdict, _MAX_SIGNIFICANCE, _as_arrays, _check_backend, _powers,
-    coarse_peaks,
+    _masked, coarse_peaks,
 )
 
 
@@ -201,9 +201,7 @@ def secondary_frequency(
         f2, best_power = float(peaks.frequencies[0]), float(peaks.powers[0])
     else:
         grid = np.linspace(f_lo, f_hi, max(int(np.ceil((f_hi - f_lo) * span * oversample)) + 1, 16))
-        power = _powers(t, residual, e, grid, backend)
-        for lo, hi in mask:
-            power[np.abs(grid - (lo + hi) / 2) < (hi - lo) / 2] = 0.0
+        power = _masked(grid, _powers(t, residual, e, grid, backend), mask)
         best = int(np.argmax(power))
         f2, best_power = float(grid[best]), float(power[best])
     if not best_power > 0:

@@ -268,45 +268,47 @@ def coarse_peaks(t: np.ndarray, y: np.ndarray, e: np.ndarray | None, f_lo: float
     The periodogram runs on a grid ``oversample / coarse`` times sparser (NUFFT time is linear in the
     grid size); its ``4 x n_peaks`` highest local maxima, and the three highest of each band, are then
     each refined on the fine grid over +-1 coarse step with :func:`ls_power_at`, then to a tenth of a
-    fine step around the best point. A peak one fine step
-    wide is at least 40% of its height somewhere on a grid of step ``1 / span`` (``coarse = 1``), so
-    the true peaks are among the refined ones unless more than ``4 x n_peaks`` noise peaks outrank
-    them on the coarse grid (``bench/bench_period.py`` measures the periods found both ways).
-    ``mask``: frequency intervals whose power counts as 0 (what a prewhitened fit leaves behind).
+    fine step around the best point. A peak is at least 81% of its height somewhere on a grid of half
+    its width (``coarse = 2``), so the true peaks are among the refined ones unless more than
+    ``4 x n_peaks`` noise peaks outrank them there (``bench/bench_scoring.py`` measures the periods
+    found both ways on real curves). ``mask``: frequency intervals whose power counts as 0 (what a
+    prewhitened fit leaves behind).
     """
     span = float(t[-1] - t[0])
     grid = np.linspace(f_lo, f_hi, max(int(np.ceil((f_hi - f_lo) * span * coarse)) + 1, 16))
     # the coarse powers only pick candidates (refined exactly below): a looser NUFFT is ~15% faster
-    power = _powers(t, y, e, grid, backend, nthreads, eps=COARSE_EPS)
-    for lo, hi in mask or ():
-        power[(grid > lo) & (grid < hi)] = 0.0
-    low = np.flatnonzero(grid < BAND_SPLIT_CPD)
-    high = np.flatnonzero(grid >= BAND_SPLIT_CPD)
+    power = _masked(grid, _powers(t, y, e, grid, backend, nthreads, eps=COARSE_EPS), mask)
     picks = [_peak_candidates(power, REFINED_PER_PEAK * n_peaks)]
-    for band in (low, high):
+    for band in (np.flatnonzero(grid < BAND_SPLIT_CPD), np.flatnonzero(grid >= BAND_SPLIT_CPD)):
         if band.size >= 3:
             picks.append(band[_peak_candidates(power[band], 3)])
-    idx = np.unique(np.concatenate(picks))
+    centres = grid[np.unique(np.concatenate(picks))]
     df = 1.0 / (span * oversample)
     steps = int(np.ceil((grid[1] - grid[0]) / df))
-    trial = np.clip(grid[idx][:, None] + np.arange(-steps, steps + 1)[None, :] * df, f_lo, f_hi)
-    refined = ls_power_at(t, y, e, trial.ravel()).reshape(trial.shape)
-    for lo, hi in mask or ():
-        refined[(trial > lo) & (trial < hi)] = 0.0
-    rows = np.arange(len(idx))
-    freqs = trial[rows, refined.argmax(axis=1)]
+    centres, _ = _refine(t, y, e, centres, np.arange(-steps, steps + 1) * df, (f_lo, f_hi), mask)
     # then to a tenth of a fine step: peaks of near-equal height (a mode and its 1-day alias) are
-    # compared at their tops, not wherever the fine grid happens to sample them (up to 3% lower)
-    trial = np.clip(freqs[:, None] + np.linspace(-1.0, 1.0, 21)[None, :] * df, f_lo, f_hi)
-    refined = ls_power_at(t, y, e, trial.ravel()).reshape(trial.shape)
-    for lo, hi in mask or ():
-        refined[(trial > lo) & (trial < hi)] = 0.0
-    at = refined.argmax(axis=1)
-    freqs, powers = trial[rows, at], refined[rows, at]
+    # compared at their tops, not wherever the fine grid happens to sample them (up to ~4% lower)
+    freqs, powers = _refine(t, y, e, centres, np.linspace(-1.0, 1.0, 21) * df, (f_lo, f_hi), mask)
     bands = tuple(float(powers[sel].max()) if sel.any() else 0.0
                   for sel in (freqs < BAND_SPLIT_CPD, freqs >= BAND_SPLIT_CPD))
     order = np.lexsort((freqs, -powers))[:n_peaks]
     return Peaks(freqs[order], powers[order], df, bands)  # type: ignore[arg-type]
+
+
+def _masked(freqs: np.ndarray, power: np.ndarray, mask: list[tuple[float, float]] | None) -> np.ndarray:
+    for lo, hi in mask or ():
+        power[(freqs > lo) & (freqs < hi)] = 0.0
+    return power
+
+
+def _refine(t, y, e, centres: np.ndarray, offsets: np.ndarray, limits: tuple[float, float],
+            mask: list[tuple[float, float]] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each centre moved to the highest exact power among ``centre + offsets``; the new centres and powers."""
+    trial = np.clip(centres[:, None] + offsets[None, :], *limits)
+    power = _masked(trial, ls_power_at(t, y, e, trial.ravel()).reshape(trial.shape), mask)
+    best = power.argmax(axis=1)
+    rows = np.arange(len(centres))
+    return trial[rows, best], power[rows, best]
 
 
 def _band_powers(grid: np.ndarray, power: np.ndarray) -> tuple[float, float]:
