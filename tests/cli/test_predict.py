@@ -85,6 +85,15 @@ def test_predict_bad_input_is_one_clear_line(in_trained, tmp_path, make_input, m
     assert not out.exists()
 
 
+def test_predict_output_naming_a_directory_is_refused_before_scoring(in_trained, real_data, tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    proc = lcml("predict", "--model", MODEL, "--input", str(real_data / "kepler_fits"), "--output", str(folder))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert f"error: --output {folder} is a directory" in proc.stderr
+    assert "scoring" not in proc.stderr and not list(folder.iterdir())  # refused before any curve was scored
+
+
 def test_predict_unknown_model(in_trained, real_data, tmp_path):
     proc = lcml("predict", "--model", "models:/nope@champion", "--input", str(real_data / "kepler_fits"),
                 "--output", str(tmp_path / "o.parquet"))

@@ -80,6 +80,14 @@ def test_lineage_and_card(in_trained):
     assert bad.returncode != 0 and "no version with alias @nope" in bad.stderr
 
 
+def test_reproduce_of_an_unknown_model_or_version_is_one_clear_line(in_trained):
+    for args, message in ((("no-such-model", "1"), "no-such-model has no version 1"),
+                          (("kepler-variable-star-classifier", "99"), "kepler-variable-star-classifier has no version 99")):
+        proc = lcml("reproduce", *args)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr
+        assert f"error: {message}" in proc.stderr
+
+
 def test_reproduce_matches_recorded_metrics(in_trained):
     out = lcml("reproduce", "kepler-variable-star-classifier", "1")
     assert out.returncode == 0, out.stderr

@@ -110,9 +110,12 @@ def reproduce(name: str, version: str) -> dict[str, Any]:
     from lcml.config import Params
     from lcml.pipeline.train import train
 
+    from lcml.registry.promote import resolve_version
+
     if not version.isdigit():
         raise InputError(f"VERSION must be a number, got {version!r}")
     client, _, _ = _client()
+    name, version = resolve_version(client, f"{name}/{version}")  # one line for an unknown model or version
     mv = client.get_model_version(name, version)
     recorded = Params.model_validate(mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/params.json"))
     before = client.get_run(mv.run_id).data.metrics

@@ -72,6 +72,15 @@ def score(model_uri: str, source: str | Path, batch_size: int = 256, progress: b
     return pd.concat(list(score_batches(model_uri, source, batch_size, progress)), ignore_index=True)
 
 
+def check_output(output: Path) -> None:
+    """Refuse an output that could not be written, before any curve is scored (one clear line)."""
+    if output.is_dir():
+        raise InputError(f"--output {output} is a directory: name the Parquet file to write")
+    parent = next((p for p in output.parents if p.exists()), None)
+    if parent is not None and (not parent.is_dir() or not os.access(parent, os.W_OK)):
+        raise InputError(f"--output {output}: cannot write under {parent}")
+
+
 def score_to_parquet(model_uri: str, source: str | Path, output: Path, batch_size: int = 256,
                      progress: bool = True) -> Scored:
     """Score ``source`` into the Parquet file ``output``, one row group per batch, in constant memory."""
@@ -79,6 +88,7 @@ def score_to_parquet(model_uri: str, source: str | Path, output: Path, batch_siz
     import pyarrow.parquet as pq
 
     output = Path(output)
+    check_output(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
     summary, writer = Scored(), None
