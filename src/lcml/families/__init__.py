@@ -52,7 +52,7 @@ def get_family(name: str) -> Family:
     if name == "voting":
         from lcml.families.voting import VotingFamily
 
-        return VotingFamily()
+        return VotingFamily(get_family, FAMILIES)
     raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
 
 

@@ -175,7 +175,7 @@ class VotingFitter(Fitter):
         from lcml.training.cv import fit_split
         from lcml.training.loop import Dataset
 
-        specs = members_of(options)
+        specs = members_of(options, FAMILIES)
         # each member's share of the flat inputs, from the layout row every input row carries
         layout = [Member(name, float(spec["weight"]), None, xs, auxs)
                   for (name, spec), (xs, auxs) in zip(specs.items(), shapes_of(train.aux))]

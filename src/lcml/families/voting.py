@@ -15,6 +15,7 @@ is active): the fusion network's auxiliary input *is* the baseline's feature mat
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,17 +28,16 @@ from lcml.families.base import Family
 LAYOUT = "voting.json"
 
 
-def members_of(options: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """``options.members`` checked: ``{family: {weight, hp, options}}``, weights positive; ``ValueError`` otherwise."""
-    from lcml.families import FAMILIES
-
+def members_of(options: dict[str, Any] | None, known: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``options.members`` checked against the ``known`` families: ``{family: {weight, hp, options}}``,
+    weights positive; ``ValueError`` otherwise."""
     members = dict((options or {}).get("members") or {})
     if not members:
         raise ValueError("search.voting.options.members is empty: name at least one family with its weight")
     for name, spec in members.items():
-        if name not in FAMILIES or name == "voting":
+        if name not in known or name == "voting":
             raise ValueError(f"search.voting.options.members: {name!r} is not a family lcml can vote with "
-                             f"({', '.join(f for f in FAMILIES if f != 'voting')})")
+                             f"({', '.join(f for f in known if f != 'voting')})")
         if not isinstance(spec, dict) or float(spec.get("weight", 0)) <= 0:
             raise ValueError(f"search.voting.options.members.{name}: needs a positive weight")
     return members
@@ -46,7 +46,7 @@ def members_of(options: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
 def member_options(options: dict[str, Any] | None, name: str) -> dict[str, Any]:
     """A member's options: the vote's ``n_jobs`` unless the member's own ``options`` say otherwise."""
     shared = {k: v for k, v in (options or {}).items() if k == "n_jobs"}
-    return {**shared, **dict(members_of(options)[name].get("options") or {})}
+    return {**shared, **dict(((options or {}).get("members") or {})[name].get("options") or {})}
 
 
 @dataclass
@@ -120,50 +120,49 @@ def split_inputs(x: np.ndarray, members: list[Member]) -> list[tuple[np.ndarray,
 
 
 class VotingFamily(Family):
+    """The vote; ``lookup(name)`` gives a member's family and ``known`` names them all (both from
+    :mod:`lcml.families`, which builds this one: passed in, so this module never imports its package)."""
+
     name = "voting"
     weights_file = "members"  # a folder: one weights file per member and the layout
     refits = True  # each member that stops early holds out its own share of the training objects
 
+    def __init__(self, lookup: Callable[[str], Family], known: tuple[str, ...]) -> None:
+        self.lookup, self.known = lookup, known
+
     def inputs(self, curves, features, options: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        from lcml.families import get_family
         from lcml.features.extract import shared_features
 
         curves = list(curves)
         columns, shapes = [], []
         with shared_features():  # otherwise each member would run the period search again
-            for name in members_of(options):
-                for part in get_family(name).inputs(curves, features, member_options(options, name)):
+            for name in members_of(options, self.known):
+                for part in self.lookup(name).inputs(curves, features, member_options(options, name)):
                     columns.append(np.asarray(part, np.float32).reshape(len(curves), -1))
                     shapes.append(tuple(int(d) for d in np.shape(part)[1:]))
         return np.concatenate(columns, axis=1), np.tile(layout_row(shapes), (len(curves), 1))
 
     def save(self, model: Vote, path: Path) -> None:
-        from lcml.families import get_family
-
         path.mkdir(parents=True, exist_ok=True)
         for m in model.members:
-            family = get_family(m.name)
+            family = self.lookup(m.name)
             family.save(m.model, path / f"{m.name}-{family.weights_file}")
         (path / LAYOUT).write_text(json.dumps(model.architecture(), indent=2))
 
     def load(self, path: Path, architecture: dict[str, Any]) -> Vote:
-        from lcml.families import get_family
-
         members = []
         for spec in architecture["members"]:
-            family = get_family(spec["family"])
+            family = self.lookup(spec["family"])
             model = family.load(path / f"{spec['family']}-{family.weights_file}", spec["architecture"])
             members.append(Member(spec["family"], float(spec["weight"]), model, tuple(spec["x_shape"]),
                                   tuple(spec["aux_shape"]), spec["architecture"]))
         return Vote(members, int(architecture["n_classes"]))
 
     def predict_proba(self, model: Vote, x: np.ndarray, aux: np.ndarray) -> np.ndarray:
-        from lcml.families import get_family
-
         total = sum(m.weight for m in model.members)
         out = np.zeros((len(x), model.n_classes))
         if not len(x):  # nothing to score (a refit's empty validation split)
             return out
         for m, (mx, maux) in zip(model.members, split_inputs(x, model.members)):
-            out += (m.weight / total) * get_family(m.name).predict_proba(m.model, mx, maux)
+            out += (m.weight / total) * self.lookup(m.name).predict_proba(m.model, mx, maux)
         return out

@@ -251,7 +251,10 @@ def _trial(trial, fam: Any, train: Dataset, val: Dataset, *, n_classes: int, par
         config.write_text(json.dumps({"architecture": fitted.architecture, "best_epoch": fitted.best_epoch,
                                       "best_score": fitted.best_score}))
         # workers on other machines do not share this folder; the tracking server's store they do
-        mlflow.log_artifact(str(weights), CHECKPOINT_ARTIFACTS)
+        if weights.is_dir():  # a family whose weights are a folder of files (voting: one per member)
+            mlflow.log_artifacts(str(weights), f"{CHECKPOINT_ARTIFACTS}/{weights.name}")
+        else:
+            mlflow.log_artifact(str(weights), CHECKPOINT_ARTIFACTS)
         mlflow.log_artifact(str(config), CHECKPOINT_ARTIFACTS)
         mlflow.set_tag("state", "complete")
     return fitted.best_score
@@ -271,13 +274,13 @@ def best_of_study(study_name: str, storage: str, checkpoints: Path, family: Any)
         raise RuntimeError(f"study {study_name}: no trial completed ({n_pruned} pruned)")
     best = study.best_trial
     weights, config = _checkpoint(checkpoints, best.number, fam)
-    if not weights.is_file() and best.user_attrs.get("mlflow_run_id"):
+    if not weights.exists() and best.user_attrs.get("mlflow_run_id"):
         import mlflow
 
         folder = Path(mlflow.artifacts.download_artifacts(
             run_id=best.user_attrs["mlflow_run_id"], artifact_path=CHECKPOINT_ARTIFACTS))
         weights, config = folder / weights.name, folder / config.name
-    if not weights.is_file():
+    if not weights.exists():
         raise RuntimeError(f"study {study_name}: best trial {best.number} has no checkpoint at {weights}")
     saved = json.loads(config.read_text())
     model = fam.load(weights, saved["architecture"])
