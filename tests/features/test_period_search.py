@@ -275,6 +275,22 @@ def test_secondary_frequency_rejects_bad_input_and_is_neutral_on_flat_curves():
 # -- the coarse search: a sparser periodogram whose peaks are refined on the fine grid --------------
 
 
+@pytest.fixture
+def always_coarse(monkeypatch):
+    """These curves' grids are short (~40 frequencies a point): lcml would search them whole."""
+    import lcml.features.periodogram as pg
+
+    monkeypatch.setattr(pg, "COARSE_MIN_GRID_PER_POINT", 0)
+
+
+def test_coarse_search_is_used_only_where_the_grid_is_long_for_the_points():
+    from lcml.features.periodogram import coarse_pays
+
+    assert coarse_pays(2.0, 5.0, 270_000, 230)  # Catalina: ~1,200 frequencies a point
+    assert not coarse_pays(2.0, 5.0, 22_500, 4_400)  # a Kepler quarter: the exact refinement would cost more
+    assert not coarse_pays(None, 5.0, 270_000, 230) and not coarse_pays(5.0, 5.0, 270_000, 230)
+
+
 def test_exact_power_matches_the_periodogram_on_its_grid():
     from lcml.features.periodogram import ls_power_at
 
@@ -287,7 +303,7 @@ def test_exact_power_matches_the_periodogram_on_its_grid():
 
 
 @pytest.mark.parametrize("make", [sinusoid, sawtooth, lambda p, seed: contact_binary(p, 0.6, seed=seed)])
-def test_coarse_search_finds_the_periods_the_fine_grid_finds(make):
+def test_coarse_search_finds_the_periods_the_fine_grid_finds(make, always_coarse):
     periods = np.linspace(0.3, 0.9, 12)
     curves = [make(p, seed=i) for i, p in enumerate(periods)]
     fine = [find_period(*c, **SEARCH) for c in curves]
@@ -305,7 +321,7 @@ def test_coarse_setting_at_or_above_oversample_is_the_fine_search():
     assert find_period(t, f, e, **SEARCH, coarse=5.0) == find_period(t, f, e, **SEARCH)
 
 
-def test_coarse_secondary_frequency_finds_the_same_second_mode():
+def test_coarse_secondary_frequency_finds_the_same_second_mode(always_coarse):
     from lcml.features.period import secondary_frequency
 
     rng = np.random.default_rng(5)

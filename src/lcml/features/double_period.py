@@ -11,7 +11,7 @@ from scipy import stats
 from lcml.features.harmonics import harmonic_fit, minimum_narrowness
 from lcml.features.periodogram import (
     Backend, DEFAULT_BACKEND, DoublePeriodVerdict, _MAX_SIGNIFICANCE, _as_arrays, _check_backend, _powers,
-    _masked, coarse_peaks,
+    _masked, coarse_pays, coarse_peaks,
 )
 
 
@@ -195,7 +195,7 @@ def secondary_frequency(
     if not f_hi > f_lo:
         return none
     mask = [(h * f1 - 1.0 / span, h * f1 + 1.0 / span) for h in (1, 2)]
-    if coarse is not None and coarse < oversample:
+    if coarse_pays(coarse, oversample, (f_hi - f_lo) * span * oversample, t.size):
         peaks = coarse_peaks(t, residual, e, f_lo, f_hi, oversample=oversample, coarse=coarse, n_peaks=3,
                              backend=backend, mask=mask)
         f2, best_power = float(peaks.frequencies[0]), float(peaks.powers[0])

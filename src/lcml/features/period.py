@@ -32,7 +32,8 @@ from lcml.features.harmonics import (  # noqa: F401
 from lcml.features.periodogram import (  # noqa: F401
     BACKENDS, BAND_SPLIT_CPD, Backend, DEFAULT_BACKEND, DoublePeriodVerdict, MAX_GRID_SIZE, PeriodResult,
     _MAX_SIGNIFICANCE, _NIFTY_BATCH, _as_arrays, _band_powers, _check_backend, _peak_candidates, _powers,
-    _search_grid, _validated, coarse_peaks, frequency_grid, lomb_scargle_period, ls_power_at, periodogram,
+    _search_grid, _validated, coarse_pays, coarse_peaks, frequency_grid, lomb_scargle_period, ls_power_at,
+    periodogram,
 )
 
 
@@ -131,7 +132,8 @@ def find_period(
     coarse
         ``None``: the periodogram on the whole grid. A number below ``oversample``: on a grid of
         ``coarse`` points per peak width, its highest peaks refined on the full grid
-        (:func:`lcml.features.periodogram.coarse_peaks`); ~``oversample / coarse`` times less work.
+        (:func:`lcml.features.periodogram.coarse_peaks`); ~``oversample / coarse`` times less work,
+        used only where the grid is long for the number of points (:func:`~lcml.features.periodogram.coarse_pays`).
 
     Returns
     -------
@@ -145,8 +147,9 @@ def find_period(
     """
     _check_backend(backend)
     t, y, e = _validated(time, flux, flux_err, min_period, max_period)
+    coarse = coarse if coarse_pays(coarse, oversample, float(t[-1] - t[0]) * oversample / min_period, t.size) else None
     grid = _search_grid(t, min_period, max_period, oversample, coarse)
-    if coarse is not None and coarse < oversample:
+    if coarse is not None:
         peaks = coarse_peaks(t, y, e, float(grid[0]), float(grid[-1]), oversample=oversample, coarse=coarse,
                              n_peaks=n_candidates, backend=backend, nthreads=nthreads)
         return _choose(t, y, e, peaks.frequencies, peaks.powers, peaks.df, (float(grid[0]), float(grid[-1])),
