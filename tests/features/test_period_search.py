@@ -65,8 +65,8 @@ def detached_binary(period: float, depth_ratio: float, seed: int = 0, noise: flo
 
 
 @pytest.mark.parametrize("period", [0.137, 0.61, 2.3, 11.0])
-@pytest.mark.parametrize("backend", ["nifty", "astropy"])
-def test_sinusoid_period_recovered_by_both_backends(period, backend):
+@pytest.mark.parametrize("backend", ["nifty", "astropy", "torch"])
+def test_sinusoid_period_recovered_by_every_backend(period, backend):
     t, f, e = sinusoid(period, seed=int(period * 100))
     plain = lomb_scargle_period(t, f, e, backend=backend, **SEARCH)
     full = find_period(t, f, e, backend=backend, **SEARCH)
@@ -93,6 +93,34 @@ def test_nifty_matches_exact_lomb_scargle():
     grid, power = periodogram(t, f, e, backend="nifty", **SEARCH)
     exact = LombScargle(t, f, e).power(grid[::97], method="slow")
     np.testing.assert_allclose(power[::97], exact, atol=1e-6)
+
+
+def test_torch_backend_computes_the_exact_periodogram():
+    """The GPU backend (here on the CPU) sums what nifty-ls approximates: the same powers to ~1e-9,
+    one curve or a batch sharing a time array, with or without errors."""
+    from lcml.features.periodogram import _powers
+
+    t, f, e = sawtooth(0.57, seed=3)
+    grid, nifty = periodogram(t, f, e, backend="nifty", **SEARCH)
+    _, exact = periodogram(t, f, e, backend="torch", **SEARCH)
+    np.testing.assert_allclose(exact, nifty, atol=1e-8)
+    rng = np.random.default_rng(4)
+    batch = np.stack([f, 2 * f + 7, rng.normal(size=t.size)])
+    errors = rng.uniform(0.01, 0.05, batch.shape)
+    for err in (None, e, errors):
+        np.testing.assert_allclose(_powers(t, batch, err, grid[::7], "torch"),
+                                   _powers(t, batch, err, grid[::7], "nifty"), atol=1e-8)
+    # a constant curve has no power (not the noise of rounding divided by ~0)
+    assert not _powers(t, np.full(t.size, 3.0), None, grid[:50], "torch").any()
+
+
+def test_auto_backend_is_the_gpu_exactly_when_one_is_present():
+    from lcml.features.periodogram import cuda_present, resolve_backend
+
+    assert resolve_backend("auto") == ("torch" if cuda_present() else "nifty")
+    assert [resolve_backend(b) for b in ("nifty", "astropy", "torch")] == ["nifty", "astropy", "torch"]
+    with pytest.raises(ValueError, match="unknown period-search backend"):
+        resolve_backend("cuda")
 
 
 def test_sawtooth_alias_resolved_by_harmonic_rescoring():

@@ -156,7 +156,7 @@ def baseline_features(
     min_period, max_period, oversample
         Period-search grid (:func:`lcml.features.period.frequency_grid`).
     backend
-        Periodogram backend, ``"nifty"`` or ``"astropy"``.
+        Periodogram backend (:data:`~lcml.features.periodogram.BACKENDS`; ``"auto"``: the GPU when present).
     fourier_terms
         Harmonics of the Fourier decomposition at the period (R31/phi31 are 0 below 3).
     search_terms, n_candidates

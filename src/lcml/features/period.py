@@ -9,9 +9,11 @@ Two layers:
   yearly aliases for non-sinusoidal shapes), then :func:`resolve_double_period` (which recovers the
   orbital period of eclipsing binaries that Lomb–Scargle finds at half of it).
 
-Two periodogram backends give the same powers on the same grid: ``"nifty"`` (nifty-ls, a
-non-uniform FFT; the default, several times faster) and ``"astropy"`` (astropy's ``fast`` method
-with the ``fasper`` algorithm, a lower-precision extirpolation kept as the reference).
+Three periodogram backends give the same powers on the same grid: ``"nifty"`` (nifty-ls, a
+non-uniform FFT; the CPU default, several times faster than astropy), ``"astropy"`` (astropy's
+``fast`` method with the ``fasper`` algorithm, a lower-precision extirpolation kept as the reference)
+and ``"torch"`` (the exact sums in PyTorch, :mod:`lcml.features.periodogram_torch`: the GPU backend).
+The default, ``"auto"``, is torch where a CUDA GPU is present and nifty elsewhere.
 Everything is deterministic: no random restarts, no sampling.
 """
 
@@ -33,7 +35,7 @@ from lcml.features.periodogram import (  # noqa: F401
     BACKENDS, BAND_SPLIT_CPD, Backend, DEFAULT_BACKEND, DoublePeriodVerdict, MAX_GRID_SIZE, PeriodResult,
     _MAX_SIGNIFICANCE, _NIFTY_BATCH, _as_arrays, _band_powers, _check_backend, _peak_candidates, _powers,
     _search_grid, _validated, coarse_pays, coarse_peaks, frequency_grid, lomb_scargle_period, ls_power_at,
-    periodogram,
+    periodogram, resolve_backend,
 )
 
 
@@ -119,7 +121,7 @@ def find_period(
     min_period, max_period, oversample
         Frequency grid, as :func:`frequency_grid`.
     backend
-        Periodogram backend, ``"nifty"`` or ``"astropy"``.
+        Periodogram backend (:data:`~lcml.features.periodogram.BACKENDS`; ``"auto"``: the GPU when present).
     n_candidates
         Highest periodogram peaks re-scored: the true peak of a non-sinusoidal curve from a
         ground survey is often second to its 1-day (sidereal) or 1-year alias in one-term power.
@@ -195,7 +197,7 @@ def best_periods(
     for members in groups.values():
         t = prepared[members[0]][0]
         grid = _search_grid(t, min_period, max_period, oversample)
-        step = _NIFTY_BATCH if backend == "nifty" else 1
+        step = _NIFTY_BATCH if resolve_backend(backend) in ("nifty", "torch") else 1
         for start in range(0, len(members), step):
             chunk = members[start:start + step]
             if len(chunk) == 1:
