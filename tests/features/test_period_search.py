@@ -114,6 +114,20 @@ def test_torch_backend_computes_the_exact_periodogram():
     assert not _powers(t, np.full(t.size, 3.0), None, grid[:50], "torch").any()
 
 
+def test_fused_sums_for_the_compiler_equal_the_eager_ones():
+    """On a GPU ``torch.compile`` fuses the reduction form of the sums; here both forms run eagerly."""
+    import torch
+
+    from lcml.features.periodogram_torch import _block, _fused
+
+    rng = np.random.default_rng(1)
+    t = torch.as_tensor(np.sort(rng.uniform(0, 3000, 150)))
+    f = torch.as_tensor(np.linspace(1e-3, 20, 2000))
+    weights = torch.as_tensor(rng.uniform(0.5, 1.0, (150, 4)))
+    yy = torch.tensor([0.3, 0.2], dtype=torch.float64)
+    np.testing.assert_allclose(_fused(f, t, weights, yy).numpy(), _block(f, t, weights, yy).numpy(), atol=1e-9)
+
+
 def test_auto_backend_is_the_gpu_exactly_when_one_is_present():
     from lcml.features.periodogram import cuda_present, resolve_backend
 
