@@ -88,22 +88,31 @@ def test_bad_spaces_and_families_are_config_errors(tmp_path):
         get_family("xgb")
 
 
-def test_baseline_loader_trusts_only_the_tree_predictor(curves, params, tmp_path):
+def test_baseline_models_saved_with_skops_still_load_trusting_only_the_tree_predictor(curves, params, tmp_path):
+    """Before lcml.models.trees the baseline was saved with skops: such a file (also under its old name
+    beside a member's new one) loads and scores the same; a skops file with other types is refused."""
     import skops.io as sio
 
-    from lcml.families.baseline import TRUSTED_TYPES
+    from lcml.families.baseline import LEGACY_WEIGHTS_FILE, TRUSTED_TYPES
 
     fam = fitter("baseline")
     x, aux = fam.inputs(curves[0][:40], params.features, {"n_jobs": 1})
     y = curves[1][:40]
     fitted = fam.fit({"max_iter": 20}, Dataset(x, aux, y), Dataset(x, aux, y), search=params.search.baseline,
                      n_classes=len(CLASSES), seed=0, options={})
-    path = tmp_path / "model.skops"
-    fam.save(fitted.model, path)
-    assert set(sio.get_untrusted_types(file=path)) <= set(TRUSTED_TYPES)
+    expected = fam.predict_proba(fitted.model, x, aux)
+    legacy = tmp_path / f"baseline-{LEGACY_WEIGHTS_FILE}"
+    sio.dump(fitted.model.model, legacy)
+    assert set(sio.get_untrusted_types(file=legacy)) <= set(TRUSTED_TYPES)
+    for path in (legacy, tmp_path / f"baseline-{fam.weights_file}"):  # the new name is not there: the old one is read
+        loaded = fam.load(path, fitted.architecture)
+        np.testing.assert_array_equal(fam.predict_proba(loaded, x, aux), expected)
     sio.dump({"model": fitted.model.model, "extra": collections.Counter(a=1)}, tmp_path / "other.skops")
     with pytest.raises(ValueError, match="refusing to load unexpected types"):
         fam.load(tmp_path / "other.skops", {"n_classes": len(CLASSES)})
+    (tmp_path / "junk.npz").write_bytes(b"not an archive")
+    with pytest.raises(ValueError, match="not a saved lcml tree model"):
+        fam.load(tmp_path / "junk.npz", {"n_classes": len(CLASSES)})
 
 
 def test_baseline_model_from_before_appended_features_still_scores(curves, params):

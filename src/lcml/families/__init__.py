@@ -4,18 +4,18 @@ Every family turns raw light curves into model inputs itself (a registered model
 curves), samples its hyperparameters from ``search.<family>.space`` in ``params.yaml``, trains one
 candidate per Optuna trial, and writes its weights in a format that loads without unpickling:
 
-=============  ==============================================================  =================
+=============  ==============================================================  ==================
 family         model                                                           weights
-=============  ==============================================================  =================
+=============  ==============================================================  ==================
 conv_bilstm    StarWhisper's Conv1D + BiLSTM on the folded curve + 6 scalars   safetensors
 swin           Swin Transformer (timm) on |CWT| images of the folded curve     safetensors
-baseline       HistGradientBoosting on classical light-curve features          skops
+baseline       HistGradientBoosting on classical light-curve features          tree arrays (.npz)
 astrom3        AstroM3's photometry transformer (from scratch or CLIP weights) safetensors
 fusion         a CNN on the folds at P and 2P beside an MLP on the baseline's   safetensors
                features (a multi-input network)
 voting         a weighted average of other families' probabilities (weights    one file per
                fixed in params.yaml), registered as one model                  member
-=============  ==============================================================  =================
+=============  ==============================================================  ==================
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Features (:mod:`lcml.features.baseline`) are computed from the light curve only — period from lcml's
 own search, amplitude, percentiles, skew, kurtosis, Fourier R21/R31/phi21/phi31, ... — never from a
-catalog. The model is saved with skops, and loading trusts only scikit-learn's tree predictor type.
+catalog. The model is saved as plain arrays of its trees (:mod:`lcml.models.trees`, no pickle); models
+saved before that, with skops, still load, trusting only scikit-learn's tree predictor type.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import numpy as np
 
 from lcml.families.base import Family, feature_jobs
 
-#: the only non-default types a saved model holds: scikit-learn's tree predictor, and lcml's balanced
+#: the weights file of models saved before :mod:`lcml.models.trees` (skops)
+LEGACY_WEIGHTS_FILE = "model.skops"
+#: the only non-default types such a file holds: scikit-learn's tree predictor, and lcml's balanced
 #: bagging of HistGradientBoosting members (``options.bags``)
 TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
                  "lcml.models.balanced.BalancedBagging"]
@@ -22,7 +25,7 @@ TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredict
 
 class BaselineFamily(Family):
     name = "baseline"
-    weights_file = "model.skops"
+    weights_file = "model-trees.npz"
     refits = True
 
     def inputs(self, curves, features, options: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -53,26 +56,18 @@ class BaselineFamily(Family):
         return x.astype(np.float32), np.zeros((len(x), 0), np.float32)
 
     def save(self, model, path: Path) -> None:
-        import warnings
+        from lcml.models import trees
 
-        import skops.io as sio
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sio.dump(model.model, path)
+        trees.save(model.model, path)
 
     def load(self, path: Path, architecture: dict[str, Any]):
-        import warnings
+        from lcml.models import trees
 
-        import skops.io as sio
-
-        with warnings.catch_warnings():
-            # skops looks types up with getattr over loaded modules, which wakes Airflow's deprecation shims
-            warnings.simplefilter("ignore")
-            untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
-            if untrusted:
-                raise ValueError(f"{path}: refusing to load unexpected types {untrusted}")
-            return WithClasses(sio.load(path, trusted=TRUSTED_TYPES), int(architecture["n_classes"]))
+        path = Path(path)
+        legacy = path.with_name(path.name.replace(self.weights_file, LEGACY_WEIGHTS_FILE))
+        if path.suffix == ".skops" or (not path.exists() and legacy.exists()):
+            return WithClasses(_load_skops(path if path.suffix == ".skops" else legacy), int(architecture["n_classes"]))
+        return WithClasses(trees.load(path), int(architecture["n_classes"]))
 
     def predict_proba(self, model, x, aux) -> np.ndarray:
         out = np.zeros((len(x), model.n_classes))
@@ -80,6 +75,21 @@ class BaselineFamily(Family):
             # a class absent from the training split has no column in scikit-learn's output
             out[:, model.model.classes_] = model.model.predict_proba(_columns_for(model.model, x))
         return out
+
+
+def _load_skops(path: Path):
+    """A model saved by lcml before its own tree format, trusting only :data:`TRUSTED_TYPES`."""
+    import warnings
+
+    import skops.io as sio
+
+    with warnings.catch_warnings():
+        # skops looks types up with getattr over loaded modules, which wakes Airflow's deprecation shims
+        warnings.simplefilter("ignore")
+        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
+        if untrusted:
+            raise ValueError(f"{path}: refusing to load unexpected types {untrusted}")
+        return sio.load(path, trusted=TRUSTED_TYPES)
 
 
 def _columns_for(model, x: np.ndarray) -> np.ndarray:

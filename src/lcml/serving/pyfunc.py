@@ -1,8 +1,9 @@
 """The registered model: an MLflow pyfunc that takes raw light curves and returns class probabilities.
 
 The same class serves every model family (:mod:`lcml.families`): ``model.json`` names the family, its
-architecture, feature settings and options; the weights are safetensors (torch families) or skops
-with a fixed allow-list (the feature baseline); the model class is logged as code (MLflow "models from
+architecture, feature settings and options; the weights are safetensors (torch families) or plain
+arrays of trees in an ``.npz`` read without pickle (the feature baseline; skops with a fixed allow-list
+for models saved before); the model class is logged as code (MLflow "models from
 code"), so loading a registered model unpickles nothing.
 """
 
