@@ -29,7 +29,8 @@ def test_predict_real_mission_fits_folder(in_trained, real_data, tmp_path):
     fits = sorted(p.name.removesuffix(".fits") for p in (real_data / "kepler_fits").glob("*.fits"))
     assert sorted(frame["object_id"]) == fits and len(fits) == 7
     assert list(frame.columns) == ["object_id", "label_pred", "proba", *[f"p_{c}" for c in CLASSES],
-                                   "model_name", "model_version"]
+                                   "model_name", "model_version", "error"]
+    assert frame["error"].isna().all() and not (tmp_path / "pred.errors.csv").exists()
     probs = frame[[f"p_{c}" for c in CLASSES]].to_numpy()
     assert np.allclose(probs.sum(1), 1, atol=1e-5)
     assert np.allclose(frame["proba"], probs.max(1))
@@ -54,9 +55,17 @@ def test_predict_single_fits_and_release_parquet(in_trained, real_data, tmp_path
     assert (scored["label_pred"] == truth["label"]).mean() > 1 / len(CLASSES)  # better than chance
 
 
-def _curves(tmp_path, name, time, flux):
+def _curves(tmp_path, name, time, flux, err=None):
     path = tmp_path / name
-    pq.write_table(pa.table({"object_id": ["x1"], "time": [time], "flux": [flux], "flux_err": [[0.01] * len(flux)]}), path)
+    err = [0.01] * len(flux) if err is None else err
+    pq.write_table(pa.table({"object_id": ["x1"], "time": [time], "flux": [flux], "flux_err": [err]}), path)
+    return path
+
+
+def _no_rows(tmp_path):
+    path = tmp_path / "none.parquet"
+    pq.write_table(pa.table({"object_id": pa.array([], pa.string()), "time": pa.array([], pa.list_(pa.float64())),
+                             "flux": pa.array([], pa.list_(pa.float64()))}), path)
     return path
 
 
@@ -71,8 +80,13 @@ def _curves(tmp_path, name, time, flux):
         (lambda d: _curves(d, "empty.parquet", [], []), "light curve 'x1' is empty"),
         (lambda d: _curves(d, "nan.parquet", [1.0, 2.0, 3.0, 4.0], [float("nan")] * 4), "all-NaN flux"),
         (lambda d: (d / "emptydir").mkdir() or d / "emptydir", "folder holds no .fits or .parquet files"),
+        (_no_rows, "holds no light curves"),
+        (lambda d: _curves(d, "huge.parquet", [1.0, 2.0, 3.0, 4.0], [1.0, 1e300, 1.0, 2.0]), "beyond +-1e+100"),
+        (lambda d: _curves(d, "negerr.parquet", [1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 1.0, 2.0], [-0.1, 0.0, -1.0, 0.1]),
+         "fewer than 3 points with a positive, finite flux_err"),
     ],
-    ids=["missing", "not-fits-or-parquet", "corrupt-fits", "corrupt-parquet", "empty-curve", "all-nan", "empty-dir"],
+    ids=["missing", "not-fits-or-parquet", "corrupt-fits", "corrupt-parquet", "empty-curve", "all-nan", "empty-dir",
+         "no-rows", "flux-1e300", "flux-err-not-positive"],
 )
 def test_predict_bad_input_is_one_clear_line(in_trained, tmp_path, make_input, message):
     path = make_input(tmp_path)
@@ -83,6 +97,29 @@ def test_predict_bad_input_is_one_clear_line(in_trained, tmp_path, make_input, m
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and message in lines[0] and str(path) in lines[0]
     assert not out.exists()
+
+
+def test_predict_folder_with_a_bad_file_scores_the_rest_and_lists_it(in_trained, real_data, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    fits = sorted((real_data / "kepler_fits").glob("*.fits"))[:2]
+    for f in fits:
+        (folder / f.name).symlink_to(f)
+    (folder / "broken.fits").write_bytes(b"not a fits file")
+    out = tmp_path / "pred.parquet"
+    proc = lcml("predict", "--model", MODEL, "--input", str(folder), "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "2 light curves scored" in proc.stdout and f"1 could not be scored: see {tmp_path / 'pred.errors.csv'}" in proc.stdout
+    assert sorted(pd.read_parquet(out)["object_id"]) == sorted(f.name.removesuffix(".fits") for f in fits)
+    listed = pd.read_csv(tmp_path / "pred.errors.csv")
+    assert listed["source"].tolist() == [str(folder / "broken.fits")]
+    assert "not a readable mission light-curve FITS file" in listed["error"].iloc[0]
+    # --strict: the bad file stops the run, one clear line, nothing written
+    strict = tmp_path / "strict.parquet"
+    proc = lcml("predict", "--model", MODEL, "--input", str(folder), "--output", str(strict), "--strict")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert [line for line in proc.stderr.splitlines() if line.startswith("error:")][0].count("broken.fits") == 1
+    assert not strict.exists()
 
 
 def test_predict_output_naming_a_directory_is_refused_before_scoring(in_trained, real_data, tmp_path):

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -127,6 +128,15 @@ def test_mlflow_models_serve_answers_rest_scoring(in_trained):
             probs = [r[f"p_{c}"] for c in ("T2CEP", "RR", "HYB", "GDOR", "EB", "DSCT")]
             assert abs(sum(probs) - 1) < 1e-5 and r["proba"] == max(probs)
             assert r["model_name"] == "kepler-variable-star-classifier"
+        # a curve the model cannot take: 400, naming the object and the reason (not a generic 500-ish text)
+        payload["dataframe_split"]["data"][1][3] = [-0.01] * t.size
+        bad = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(bad, timeout=60)
+        assert answer.value.code == 400
+        message = json.loads(answer.value.read())["message"]
+        assert "light curve 'eb-like' has fewer than 3 points with a positive, finite flux_err" in message
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -100,7 +100,7 @@ def test_catalina_sample_registers_its_own_model_and_scores_magnitudes(project, 
     scored = pd.read_parquet(out)
     classes = pipeline.classes_for("catalina-sss")
     assert list(scored.columns) == ["object_id", "label_pred", "proba", *[f"p_{c}" for c in classes],
-                                    "model_name", "model_version"]
+                                    "model_name", "model_version", "error"]
     assert list(scored["object_id"]) == [str(i) for i in stars["id"]]
     assert (scored["model_version"] == "1").all()
     accuracy = float((scored["label_pred"].to_numpy() == stars["label"].to_numpy()).mean())

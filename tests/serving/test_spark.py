@@ -47,7 +47,7 @@ def test_spark_scores_like_the_local_path_and_reports_bad_rows(in_trained, spark
     pq.write_table(pa.Table.from_pylist(rows, schema=pq.read_schema(good)), mixed)
 
     done = score_parquet_spark(MODEL, mixed, tmp_path / "out", spark=spark)
-    assert done.n_curves == 10 and done.n_errors == 2 and sum(done.label_counts.values()) == 8
+    assert done.n_curves == 8 and done.n_errors == 2 and sum(done.label_counts.values()) == 8
     assert done.model_name == "kepler-variable-star-classifier" and done.model_version == "1"
     written = pd.read_parquet(tmp_path / "out").set_index("object_id")
     assert sorted(written.index) == sorted([*good_ids, "nan", "empty"])  # nothing dropped

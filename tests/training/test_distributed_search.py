@@ -84,3 +84,31 @@ def test_killed_worker_trial_is_reclaimed(postgres_url, tmp_path):
     assert retried and retried[0].state == TrialState.COMPLETE  # and re-run with the same parameters
     assert retried[0].params == failed[0].params
     assert sum(t.state == TrialState.COMPLETE for t in study.trials) == CAP
+
+
+def test_workers_starting_at_once_on_a_fresh_database_all_open_the_study(postgres_url):
+    """The first workers on a new PostgreSQL database race to create Optuna's schema; a loser must wait
+    for the winner's schema, not fail (seen once in CI: `type "studydirection" already exists`)."""
+    import threading
+
+    from lcml.training.search import _open_study
+    from ..conftest import postgres_database
+
+    for round_ in range(8):
+        url = postgres_database(postgres_url, f"race{round_}")
+        start, errors, studies = threading.Barrier(8), [], []
+
+        def open_one():
+            start.wait()
+            try:
+                studies.append(_open_study("raced", url, search_params()))
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(repr(exc)[:300])
+
+        threads = [threading.Thread(target=open_one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert errors == [] and len(studies) == 8, f"round {round_}: {errors}"
+        assert {s._study_id for s in studies} == {studies[0]._study_id}  # one study, created once

@@ -108,11 +108,17 @@ def predict(
                                                 "(output is a Parquet folder; bad rows reported in `error`)")]
     = Engine.local,
     master: Annotated[str, typer.Option(help="Spark master URL (--engine spark)")] = "local[2]",
+    strict: Annotated[bool, typer.Option(help="stop at the first curve or file that cannot be scored "
+                                              "(default: score the others, list it in <output>.errors.csv)")]
+    = False,
 ):
     """Score light curves with a registered model; one output row per input curve.
 
     Locally the input is read and the output written a batch at a time, so memory stays flat however
-    many curves there are; the output file appears only when every curve is scored.
+    many curves there are; the output file appears only when every curve is read. A curve that cannot
+    be scored gets a row with its reason in `error` and a line in <output>.errors.csv (with an
+    unreadable file of a folder); the exit status is non-zero only with --strict, or when nothing
+    could be scored.
     """
     if engine is Engine.spark:
         from lcml.serving.spark import score_parquet_spark
@@ -121,4 +127,4 @@ def predict(
         return
     from lcml.serving.batch import score_to_parquet
 
-    typer.echo(score_to_parquet(model, input, output, batch_size=batch_size).summary(output))
+    typer.echo(score_to_parquet(model, input, output, batch_size=batch_size, strict=strict).summary(output))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,9 @@ from lcml.errors import InputError
 from lcml.surveys import FITS_SUFFIXES
 
 REQUIRED = ("object_id", "time", "flux")
+#: ``on_error(source, object_id, reason)``: where a reporting read (:func:`iter_input`) sends each curve
+#: or file it could not use (``object_id`` None for a whole file)
+OnError = Callable[[Path, "str | None", str], None]
 #: a Parquet file of magnitudes instead (the Catalina/CRTS layout); ``mag_err`` is optional
 MAGNITUDE_COLUMNS = ("id", "mjd", "mag")
 
@@ -20,7 +23,7 @@ def _is_fits(path: Path) -> bool:
     return path.name.lower().endswith(FITS_SUFFIXES)
 
 
-def _parquet_batches(path: Path, batch_size: int) -> Iterator[pd.DataFrame]:
+def _parquet_batches(path: Path, batch_size: int, on_error: OnError | None = None) -> Iterator[pd.DataFrame]:
     """A Parquet file's curves, ``batch_size`` rows at a time (only one batch is ever in memory)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -35,12 +38,29 @@ def _parquet_batches(path: Path, batch_size: int) -> Iterator[pd.DataFrame]:
         try:
             batch = next(batches, None)
         except (pa.ArrowException, OSError) as exc:  # a damaged row group, found when it is read
-            raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+            error = InputError(f"{path}: not a readable Parquet file ({exc})")
+            if on_error is None:
+                raise error from None
+            on_error(path, None, str(error))  # the curves before it are kept
+            return
         if batch is None:
             return
         curves, problems = to_curves(batch.to_pandas())
-        _raise_first(curves, problems, path)
-        yield curves
+        yield _checked(curves, problems, path, on_error)
+
+
+def _checked(curves: pd.DataFrame, problems: list[str | None], source: Path,
+             on_error: OnError | None) -> pd.DataFrame:
+    """Strict (``on_error`` None): raise on the first bad curve. Reporting: every curve keeps its row,
+    the reason in ``error`` (None: scorable), and each bad one is reported."""
+    if on_error is None:
+        _raise_first(curves, problems, source)
+        return curves
+    curves["error"] = pd.Series(problems, index=curves.index, dtype=object)
+    for oid, problem in zip(curves["object_id"], problems):
+        if problem:
+            on_error(source, oid, problem)
+    return curves
 
 
 def check_columns(names: list[str], source: str | Path) -> None:
@@ -63,26 +83,50 @@ def to_curves(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str | None]]:
         return _from_magnitudes(frame)
     frame = frame.copy()
     if "flux_err" not in frame:
-        frame["flux_err"] = [np.ones(len(f)) if f is not None else None for f in frame["flux"]]
-    return frame, [_problem(t, f, e) for t, f, e in zip(frame["time"], frame["flux"], frame["flux_err"])]
+        frame["flux_err"] = [np.ones(np.size(f)) if f is not None else None for f in frame["flux"]]
+    problems = [id_problem(oid) or curve_problem(t, f, e)
+                for oid, t, f, e in zip(frame["object_id"], frame["time"], frame["flux"], frame["flux_err"])]
+    return frame, problems
 
 
-def _problem(time, flux, err) -> str | None:
-    if time is None or flux is None or len(time) == 0 or len(flux) == 0:
+#: a flux beyond this is no brightness (an overflow, a sentinel): its squares overflow the period search
+MAX_ABS_FLUX = 1e100
+
+
+def curve_problem(time, flux, err) -> str | None:
+    """What makes one curve unscorable, in words; None when it can be scored."""
+    if time is None or flux is None:
+        return "is empty"
+    if np.ndim(time) != 1 or np.ndim(flux) != 1 or (err is not None and np.ndim(err) != 1):
+        return "has time/flux/flux_err that are not lists of numbers"
+    if len(time) == 0 or len(flux) == 0:
         return "is empty"
     if len(time) != len(flux) or (err is not None and len(err) != len(flux)):
         return "has time/flux/flux_err of different lengths"
-    flux = np.asarray(flux, float)
-    finite = np.isfinite(np.asarray(time, float)) & np.isfinite(flux)
+    try:
+        time, flux = np.asarray(time, float), np.asarray(flux, float)
+        err = None if err is None else np.asarray(err, float)
+    except (TypeError, ValueError):
+        return "has time/flux/flux_err values that are not numbers"
+    finite = np.isfinite(time) & np.isfinite(flux)
     if finite.sum() < 3:
         return "has all-NaN flux" if not np.isfinite(flux).any() else "has fewer than 3 finite points"
+    if np.abs(flux[finite]).max() >= MAX_ABS_FLUX:
+        return f"has flux values beyond +-{MAX_ABS_FLUX:g}"
+    if err is not None and (finite & np.isfinite(err) & (err > 0)).sum() < 3:
+        return "has fewer than 3 points with a positive, finite flux_err"
     return None
+
+
+def id_problem(oid) -> str | None:
+    """"has no object_id" for a missing or empty id; None otherwise."""
+    return "has no object_id" if oid is None or (isinstance(oid, float) and np.isnan(oid)) or str(oid) == "" else None
 
 
 def _raise_first(curves: pd.DataFrame, problems: list[str | None], source: Path) -> None:
     for oid, problem in zip(curves["object_id"], problems):
         if problem:
-            raise InputError(f"{source}: light curve {oid!r} {problem}")
+            raise InputError(f"{source}: {'a light curve' if id_problem(oid) else f'light curve {oid!r}'} {problem}")
 
 
 def _from_magnitudes(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str | None]]:
@@ -96,24 +140,30 @@ def _from_magnitudes(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str | None
     rows, problems = [], []
     empty = np.zeros(0)
     for i, (oid, mjd, mag) in enumerate(zip(frame["id"], frame["mjd"], frame["mag"])):
-        mjd = np.asarray(mjd if mjd is not None else [], float)
-        mag = np.asarray(mag if mag is not None else [], float)
         raw_err = frame["mag_err"].iloc[i] if "mag_err" in frame else None
-        err = np.asarray(raw_err, float) if raw_err is not None else np.full(mag.size, np.nan)
-        row = {"object_id": str(oid), "time": empty, "flux": empty, "flux_err": empty}
-        if mjd.size == mag.size == err.size:
+        row = {"object_id": None if id_problem(oid) else str(oid), "time": empty, "flux": empty, "flux_err": empty}
+        problem = id_problem(oid)
+        try:
+            mjd = np.asarray(mjd if mjd is not None else [], float)
+            mag = np.asarray(mag if mag is not None else [], float)
+            err = np.asarray(raw_err, float) if raw_err is not None else np.full(mag.size, np.nan)
+        except (TypeError, ValueError):
+            problem = problem or "has mjd/mag/mag_err values that are not numbers"
+        if problem is None and not mjd.ndim == mag.ndim == err.ndim == 1:
+            problem = "has mjd/mag/mag_err that are not lists of numbers"
+        if problem is None and mjd.size == mag.size == err.size:
             ok = np.isfinite(mjd) & (mjd > 0) & np.isfinite(mag)
             if raw_err is not None:
                 ok &= np.isfinite(err) & (err > 0)
             else:
                 err = np.full(mag.size, 0.01)  # unknown errors: equal weights in the period search
             problem = None if ok.any() else "has no finite (mjd, mag) point"
-        else:
+        elif problem is None:
             problem = "has mjd/mag/mag_err of different lengths"
         if problem is None:
             flux, flux_err = mags_to_flux(mag[ok], err[ok], np.median(mag[ok]))
             row.update(time=mjd[ok], flux=flux, flux_err=flux_err)
-            problem = _problem(mjd[ok], flux, flux_err)
+            problem = curve_problem(mjd[ok], flux, flux_err)
         rows.append(row)
         problems.append(problem)
     out = pd.DataFrame(rows, columns=["object_id", "time", "flux", "flux_err"])
@@ -145,54 +195,78 @@ def _folder_files(path: Path) -> list[Path]:
     return files
 
 
-def _file_batches(path: Path, batch_size: int) -> Iterator[pd.DataFrame]:
+def _file_batches(path: Path, batch_size: int, on_error: OnError | None) -> Iterator[pd.DataFrame]:
     from lcml.data.sources.kepler import read_fits
 
     if _is_fits(path):
         curves, problems = to_curves(pd.DataFrame([read_fits(path)]))
-        _raise_first(curves, problems, path)
-        yield curves
+        yield _checked(curves, problems, path, on_error)
     elif path.suffix == ".parquet":
-        yield from _parquet_batches(path, batch_size)
+        yield from _parquet_batches(path, batch_size, on_error)
     else:
         raise InputError(f"{path}: unsupported input (expected a .parquet release file, a .fits file, or a folder)")
 
 
-def iter_input(path: str | Path, batch_size: int = 256) -> Iterator[pd.DataFrame]:
+#: what a curve whose object_id came earlier in the input is told (reporting reads)
+REPEATED = "repeats an object_id that came earlier in the input: only the first is scored"
+
+
+def _mark_repeats(frame: pd.DataFrame, seen: set[str], source: Path, on_error: OnError | None) -> pd.DataFrame:
+    """Curves whose ``object_id`` came earlier: an error (strict) or marked and reported."""
+    named = frame["object_id"].notna().to_numpy()
+    ids = frame["object_id"].astype(str)
+    repeat = named & (ids.duplicated() | ids.isin(seen)).to_numpy()
+    if repeat.any():
+        if on_error is None:
+            raise InputError(f"{source}: object_id {ids[repeat].iloc[0]!r} appears more than once in the input")
+        for i in np.flatnonzero(repeat & frame["error"].isna().to_numpy()):
+            frame.iloc[i, frame.columns.get_loc("error")] = REPEATED
+            on_error(source, ids.iloc[i], REPEATED)
+    seen.update(ids[named & ~repeat])
+    return frame
+
+
+def iter_input(path: str | Path, batch_size: int = 256, on_error: OnError | None = None) -> Iterator[pd.DataFrame]:
     """Light curves to score, ``batch_size`` at a time, as DataFrames with ``object_id, time, flux,
     flux_err`` (+ ``label`` if known).
 
     A Parquet file is read a batch of rows at a time and a folder a file at a time, so memory holds
-    one batch whatever the input's size. A bad curve stops the stream with an error naming it.
+    one batch whatever the input's size.
+
+    Parameters
+    ----------
+    on_error
+        None (strict): a bad curve, an unreadable file of a folder or a repeated ``object_id`` stops
+        the stream with an :class:`InputError` naming it. A callable (reporting): every curve keeps its
+        row, with the reason it cannot be scored in an ``error`` column (None when it can); a folder's
+        unreadable file is skipped; each problem goes to ``on_error(source, object_id, reason)``.
 
     Raises
     ------
     InputError
-        Missing path, unsupported file type, an empty folder, an empty or all-NaN light curve, an
-        ``object_id`` in two files of a folder.
+        Missing path, unsupported file type, an empty folder; when strict, also a bad curve or file
+        and a repeated ``object_id``.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    if not path.is_dir():
-        yield from _file_batches(path, batch_size)
-        return
+    files = _folder_files(path) if path.is_dir() else [path]
     seen: set[str] = set()  # ids only: a few dozen bytes per curve
     pending: list[pd.DataFrame] = []
     size = 0
-    for file in _folder_files(path):
-        for frame in _file_batches(file, batch_size):
-            ids = frame["object_id"].astype(str)
-            again = ids[ids.duplicated() | ids.isin(seen)]
-            if len(again):
-                raise InputError(f"{path}: object_id {again.iloc[0]!r} appears in more than one input")
-            seen.update(ids)
-            pending.append(frame)
-            size += len(frame)
-            while size >= batch_size:  # many one-curve FITS files become full batches
-                joined = pd.concat(pending, ignore_index=True)
-                yield joined.iloc[:batch_size].reset_index(drop=True)
-                pending, size = [joined.iloc[batch_size:]], len(joined) - batch_size
+    for file in files:
+        try:
+            for frame in _file_batches(file, batch_size, on_error):
+                pending.append(_mark_repeats(frame, seen, file, on_error))
+                size += len(frame)
+                while size >= batch_size:  # many one-curve FITS files become full batches
+                    joined = pd.concat(pending, ignore_index=True)
+                    yield joined.iloc[:batch_size].reset_index(drop=True)
+                    pending, size = [joined.iloc[batch_size:]], len(joined) - batch_size
+        except InputError as exc:
+            if on_error is None or file is path:  # strict, or the one file given: nothing else to score
+                raise
+            on_error(file, None, str(exc))
     if size:
         yield pd.concat(pending, ignore_index=True)
 

@@ -88,7 +88,16 @@ class LightCurveClassifier(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         frame = pd.DataFrame(model_input)
         errs = frame["flux_err"] if "flux_err" in frame else [None] * len(frame)
-        x, aux = self.family.inputs(list(zip(frame["time"], frame["flux"], errs)), self.features, self.options)
+        _check_curves(frame["object_id"], frame["time"], frame["flux"], errs)
+        try:
+            x, aux = self.family.inputs(list(zip(frame["time"], frame["flux"], errs)), self.features, self.options)
+        except Exception as exc:  # noqa: BLE001 - one line a REST client (HTTP 400) or `lcml predict` can show
+            from mlflow.exceptions import MlflowException
+            from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+            lines = str(exc).strip().splitlines()
+            raise MlflowException(f"could not compute the model's inputs: {type(exc).__name__}: "
+                                  f"{lines[0] if lines else ''}", error_code=INVALID_PARAMETER_VALUE) from None
         proba = self.family.predict_proba(self.model, x, aux) if len(frame) else np.zeros((0, len(self.classes)))
         best = proba.argmax(1) if len(frame) else np.zeros(0, int)
         out = pd.DataFrame(
@@ -103,3 +112,16 @@ class LightCurveClassifier(mlflow.pyfunc.PythonModel):
         out["model_name"] = self.model_name
         out["model_version"] = self.model_version
         return out
+
+
+def _check_curves(ids, times, fluxes, errs) -> None:
+    """Refuse the first curve that cannot be scored, naming it (HTTP 400 when served over REST)."""
+    from lcml.serving.inputs import curve_problem, id_problem
+
+    for oid, t, f, e in zip(ids, times, fluxes, errs):
+        problem = id_problem(oid) or curve_problem(t, f, e)
+        if problem:
+            from mlflow.exceptions import MlflowException
+            from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+            raise MlflowException(f"light curve {oid!r} {problem}", error_code=INVALID_PARAMETER_VALUE)

@@ -120,6 +120,6 @@ def score_parquet_spark(model_uri: str, source: str | Path, output: str | Path, 
     counts = {r["label_pred"]: r["count"] for r in written.groupBy("label_pred").count().collect()}
     first = written.select("model_name", "model_version").first()
     n_errors = counts.pop(None, 0)
-    return Scored(n_curves=sum(counts.values()) + n_errors, label_counts=Counter(counts), n_errors=n_errors,
+    return Scored(n_curves=sum(counts.values()), label_counts=Counter(counts), n_errors=n_errors,
                   model_name=first["model_name"] if first else "",
                   model_version=first["model_version"] if first else "")

@@ -90,7 +90,7 @@ def is_shared_storage(storage: str) -> bool:
 def _open_study(study_name: str, storage: str, params: FamilySearchParams):
     import optuna
     from optuna.storages import RetryHeartbeatStaleTrialCallback
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import DBAPIError, IntegrityError
 
     for attempt in range(5):
         try:
@@ -106,8 +106,11 @@ def _open_study(study_name: str, storage: str, params: FamilySearchParams):
                 sampler=optuna.samplers.TPESampler(seed=params.seed), pruner=make_pruner(params.pruner),
                 load_if_exists=True,
             )
-        except IntegrityError:  # another worker created the schema or the study at the same moment
-            if attempt == 4:
+        except DBAPIError as exc:
+            # Workers starting together on a fresh database race to create Optuna's schema and the study:
+            # the losers get a unique violation, or PostgreSQL's DuplicateTable/DuplicateObject
+            # ('relation "alembic_version" already exists'); the winner's schema then serves them all
+            if attempt == 4 or not (isinstance(exc, IntegrityError) or "already exists" in str(exc)):
                 raise
             time.sleep(0.5 * (attempt + 1))
 
