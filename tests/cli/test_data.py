@@ -234,6 +234,8 @@ def test_catalina_text_release_is_built_from_the_good_rows(project, tmp_path):
     result = lcml("data", "release", "catalina-sss", "--source", folder, "--labels", labels, "--version", "v1")
     assert result.exit_code == 0, result.output
     assert "label 'Mira' outside the taxonomy: 1 object(s), quarantined" in result.stdout
+    # objects and rows both said where they differ: the twin is one object in two rows
+    assert "objects accepted, 6 quarantined (7 rows), 6 rejected at ingest" in result.stdout
 
     m = manifest(project, "catalina-sss/v1")
     n_files = len(list(folder.iterdir()))  # one input per file; the CSV holds one star
@@ -254,6 +256,31 @@ def test_catalina_text_release_is_built_from_the_good_rows(project, tmp_path):
     assert text[0] == "catalina-sss/v1: 6 rejected at ingest, 7 quarantined by validation"
     assert "  [ingest] mixed: magnitudes span" in "\n".join(text)
     assert "  [validation] nonmono: time not strictly increasing" in text
+
+
+def test_unlabelled_objects_of_a_labelled_release_are_quarantined(project, tmp_path):
+    """A training release with a few objects missing from the labels file: those are quarantined, not
+    accepted silently; a release without any label is accepted and said to be unlabelled."""
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "stars"
+    folder.mkdir()
+    for i in range(60):
+        write_dat(folder / f"s{i:02d}.dat", *star(rng))
+    labels = write_labels(tmp_path / "labels.csv", {f"s{i:02d}": CATALINA_CLASSES[i % 5] for i in range(58)})
+    result = lcml("data", "release", "catalina-sss", "--source", folder, "--labels", labels, "--version", "v1")
+    assert result.exit_code == 0, result.output
+    assert "validated: 58/60 objects accepted, 2 quarantined" in result.stdout
+    rows = quarantine("catalina-sss/v1")
+    assert set(rows) == {"s58", "s59"} and all("no label" in r["reasons"] for r in rows["s58"] + rows["s59"])
+
+    result = lcml("data", "release", "catalina-sss", "--source", folder, "--version", "v2")
+    assert result.exit_code == 0, result.output
+    assert "validated: 60/60 objects accepted" in result.stdout and "unlabelled release" in result.stdout
+    # `data validate` prints the same summary; --json the whole result
+    again = lcml("data", "validate", "catalina-sss/v2")
+    assert again.exit_code == 0 and again.stdout.startswith("validated: 60/60 objects accepted")
+    whole = json.loads(lcml("data", "validate", "catalina-sss/v2", "--json").stdout)
+    assert whole["n_objects"] == 60 and whole["passed"] is True
 
 
 def test_too_many_bad_curves_fail_the_release_which_stays_for_inspection(project, tmp_path):

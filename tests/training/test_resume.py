@@ -57,6 +57,15 @@ def test_killed_search_resumes_and_keeps_the_trial_cap(project):
         again = [t for t in study.trials if t.user_attrs.get("resumes_trial") == failed.number]
         assert len(again) == 1 and again[0].params == failed.params and again[0].state == TrialState.COMPLETE
     assert not list((project / ".lcml" / "checkpoints").rglob("*-state.pt"))  # no stale epoch states
+    # the MLflow run of the trial cut off by the kill is closed as KILLED, not left RUNNING forever
+    from mlflow.tracking import MlflowClient
+
+    from lcml.config import Paths
+
+    client = MlflowClient(Paths.from_env().mlflow_tracking_uri)
+    cut = [t.user_attrs["mlflow_run_id"] for t in study.trials
+           if t.state == TrialState.FAIL and "mlflow_run_id" in t.user_attrs]
+    assert all(client.get_run(run_id).info.status == "KILLED" for run_id in cut)
     checkpoints = project / ".lcml" / "checkpoints" / study_name
     assert len(list(checkpoints.glob("trial-*.safetensors"))) == N_TRIALS
     assert "registered" in second.stdout and "kepler-variable-star-classifier v1" in second.stdout

@@ -20,13 +20,28 @@ def data_build(release: Annotated[Optional[str], typer.Option(help="<survey>/<ve
     typer.echo(prepare_release(release, profile=profile))
 
 
+def _validated_lines(summary: dict) -> list[str]:
+    """What ``data validate`` and ``data release`` print: objects (and rows, where they differ), flags, docs."""
+    rows = summary.get("n_quarantined", summary["n_objects_quarantined"])
+    lines = [f"validated: {summary['n_accepted']}/{summary['n_objects']} objects accepted, "
+             f"{summary['n_objects_quarantined']} quarantined"
+             + (f" ({rows} rows)" if rows != summary["n_objects_quarantined"] else "")
+             + f", {summary.get('n_rejected_at_ingest', 0)} rejected at ingest"
+             + (f"; flags: {'; '.join(summary['flags'])}" if summary.get("flags") else "")]
+    if summary.get("data_docs_index"):
+        lines.append(f"data docs: {summary['data_docs_index']}")
+    return lines
+
+
 @data_app.command("validate")
 @guarded
-def data_validate(release: str, profile: Profile = None):
+def data_validate(release: str, profile: Profile = None,
+                  as_json: Annotated[bool, typer.Option("--json", help="the whole validation result")] = False):
     """Validate RELEASE with Great Expectations; bad rows go to its quarantine.parquet."""
     from lcml.pipeline.release import validate
 
-    typer.echo(json.dumps(validate(release, profile=profile), indent=2))
+    summary = validate(release, profile=profile)
+    typer.echo(json.dumps(summary, indent=2) if as_json else "\n".join(_validated_lines(summary)))
 
 
 @data_app.command("publish")
@@ -58,12 +73,7 @@ def data_release(
                                       sample_seed=seed if limit else None, validate_it=validate, profile=profile,
                                       on_built=lambda rid: typer.echo(f"built {rid}"))
     if summary is not None:
-        typer.echo(f"validated: {summary['n_accepted']}/{summary['n_objects']} objects accepted, "
-                   f"{summary['n_objects_quarantined']} quarantined, "
-                   f"{summary.get('n_rejected_at_ingest', 0)} rejected at ingest"
-                   + (f"; flags: {'; '.join(summary['flags'])}" if summary.get("flags") else ""))
-        if summary.get("data_docs_index"):
-            typer.echo(f"data docs: {summary['data_docs_index']}")
+        typer.echo("\n".join(_validated_lines(summary)))
 
 
 @data_app.command("fetch")

@@ -111,6 +111,8 @@ def curve_problem(time, flux, err) -> str | None:
     finite = np.isfinite(time) & np.isfinite(flux)
     if finite.sum() < 3:
         return "has all-NaN flux" if not np.isfinite(flux).any() else "has fewer than 3 finite points"
+    if not np.ptp(time[finite]) > 0:
+        return "spans no time (every finite point at one time)"
     if np.abs(flux[finite]).max() >= MAX_ABS_FLUX:
         return f"has flux values beyond +-{MAX_ABS_FLUX:g}"
     if err is not None and (finite & np.isfinite(err) & (err > 0)).sum() < 3:

@@ -123,6 +123,8 @@ def _fail_abandoned(study) -> int:
     abandoned = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
     for t in abandoned:
         study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        # its MLflow run would say RUNNING forever: the process that ran it was killed
+        _end_mlflow_run(t.user_attrs.get("mlflow_run_id"), "KILLED")
         if t.params:
             study.enqueue_trial(t.params, user_attrs={RESUMES: t.number})
     return len(abandoned)
@@ -205,14 +207,32 @@ def run_trials(
             time.sleep(min(params.heartbeat_seconds, 5))
             continue
         study.optimize(objective, n_trials=1, gc_after_trial=True, catch=(_SurplusTrial,))
+    if shared:
+        _close_runs_of_failed(study)
     return {"trials_run": ran, "abandoned": abandoned}
+
+
+def _close_runs_of_failed(study) -> None:
+    """Trials Optuna failed because their worker stopped heartbeating: their MLflow runs, where this
+    worker's tracking server holds them, say KILLED instead of RUNNING forever."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+    from optuna.trial import TrialState
+
+    client = MlflowClient()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        run_id = t.user_attrs.get("mlflow_run_id")
+        try:
+            if run_id and client.get_run(run_id).info.status == "RUNNING":
+                client.set_terminated(run_id, status="KILLED")
+        except MlflowException:  # logged to another tracking server than this worker's
+            continue
 
 
 def _trial(trial, fam: Any, train: Dataset, val: Dataset, *, n_classes: int, params: FamilySearchParams,
            checkpoints: Path, parent_run_id: str | None) -> float:
     """One trial: hyperparameters, seed (a repeated trial keeps its original one), a nested MLflow run,
     the fit with pruning and per-epoch resume state, then the checkpoint; its best validation score."""
-    import mlflow
     import optuna
 
     hp = suggest_from_space(trial, params.space)
@@ -223,6 +243,29 @@ def _trial(trial, fam: Any, train: Dataset, val: Dataset, *, n_classes: int, par
     resume = {}
     if fam.resumable:
         resume = {"checkpoint": state, "resume_from": _epoch_state(checkpoints, origin) if origin is not None else None}
+    try:
+        return _trial_run(trial, fam, train, val, hp=hp, origin=origin, seed=seed, state=state, resume=resume,
+                          n_classes=n_classes, params=params, checkpoints=checkpoints, parent_run_id=parent_run_id)
+    except optuna.TrialPruned:
+        # the run context marked it FAILED on the way out; stopped by the pruner is not a failure
+        _end_mlflow_run(trial.user_attrs.get("mlflow_run_id"), "KILLED")
+        raise
+
+
+def _end_mlflow_run(run_id: str | None, status: str) -> None:
+    """Set a trial's MLflow run to ``status`` (``KILLED``: pruned, or its worker died)."""
+    if run_id:
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient().set_terminated(run_id, status=status)
+
+
+def _trial_run(trial, fam: Any, train: Dataset, val: Dataset, *, hp: dict, origin: int | None, seed: int,
+               state: Path, resume: dict, n_classes: int, params: FamilySearchParams, checkpoints: Path,
+               parent_run_id: str | None) -> float:
+    import mlflow
+    import optuna
+
     with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent_run_id) as run:
         trial.set_user_attr("mlflow_run_id", run.info.run_id)
         mlflow.log_params({**trial.params, "trial": trial.number, "family": fam.name})

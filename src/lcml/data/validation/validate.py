@@ -214,8 +214,9 @@ def _run_suites(gx: "_Gx", frame: pd.DataFrame, facts: pd.DataFrame, spectra: pd
     """The light-curve suite, and the spectra and metadata suites of the tables the release has."""
     outcomes: dict[str, SuiteOutcome] = {}
     view = pd.concat([frame[["object_id", "label"]], facts], axis=1)
+    labelled = bool(frame["label"].notna().any())
     outcomes[suites.LIGHTCURVES] = gx.run(
-        suites.LIGHTCURVES, view, suites.lightcurve_suite(min_points, classes, folded=folded)
+        suites.LIGHTCURVES, view, suites.lightcurve_suite(min_points, classes, folded=folded, labelled=labelled)
     )
     if spectra is not None:
         outcomes[suites.SPECTRA] = gx.run(
@@ -243,6 +244,8 @@ def _release_checks(gx: "_Gx", outcomes: dict[str, SuiteOutcome], first_label: p
     below = {c: n for c, n in class_counts.items() if labelled and min_per_class > 0 and n < min_per_class}
     flags = [f"label {c!r} outside the taxonomy: {n} object(s), quarantined" for c, n in unknown.items()]
     flags += [f"class {c}: {n} accepted object(s) < min_per_class {min_per_class}" for c, n in below.items()]
+    if len(first_label) and not first_label.notna().any():
+        flags.append("unlabelled release: no object has a label (curves to score; nothing to train on)")
     return {"class_counts": class_counts, "unknown": unknown, "below": below, "flags": flags, "drift": None}
 
 
