@@ -336,6 +336,25 @@ def test_an_input_unusable_as_a_whole_is_one_error_line(project, tmp_path, make,
     assert not (project / "data" / "releases" / survey / "v1").exists()
 
 
+def test_labels_for_a_self_labelled_file_and_a_reused_version_are_one_error_line(project, real_data, tmp_path):
+    labels = write_labels(tmp_path / "labels.csv", {"1": "EW"})
+    source = real_data / "k2" / "k2sc_phasefolded_64bin.parquet"
+    line = error_line(lcml("data", "release", "k2", "--source", source, "--labels", labels, "--version", "v1"))
+    assert "carries its own labels; drop --labels" in line and str(source) in line
+    folder = tmp_path / "stars"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        write_dat(folder / f"s{i}.dat", *star(rng, n=40))
+    assert lcml("data", "release", "catalina-sss", "--source", folder, "--version", "v1").exit_code == 0
+    line = error_line(lcml("data", "release", "catalina-sss", "--source", folder, "--version", "v1"))
+    assert "release catalina-sss/v1 already exists" in line and "pick a new version" in line
+    twice = tmp_path / "twice.csv"
+    twice.write_text("id,label\ns0,EW\ns0,EA\n")
+    line = error_line(lcml("data", "release", "catalina-sss", "--source", folder, "--labels", twice, "--version", "v2"))
+    assert f"{twice}: ids with two different labels: s0" in line
+
+
 # ---------------------------------------------------------------- list / diff
 
 

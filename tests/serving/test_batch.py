@@ -194,3 +194,30 @@ def test_score_to_parquet_scores_the_good_curves_and_lists_the_bad_beside_the_ou
     clean = _write(tmp_path / "clean.parquet", ["c1", "c2"], n_points=200)
     assert score_to_parquet(MODEL, clean, out, progress=False).errors_file is None
     assert not errors_path(out).exists()
+
+
+def test_a_damaged_row_group_keeps_the_curves_before_it_and_more_bad_rows_are_named(tmp_path):
+    path = _write(tmp_path / "a.parquet", [f"s{i}" for i in range(6)], row_group_size=3)
+    meta = pq.ParquetFile(path).metadata.row_group(1)
+    start = min(meta.column(i).data_page_offset for i in range(meta.num_columns))
+    data = bytearray(path.read_bytes())
+    data[start:start + 200] = b"\xab" * 200  # the second row group's pages overwritten
+    path.write_bytes(bytes(data))
+    found, on_error = _problems()
+    frames = list(iter_input(path, batch_size=3, on_error=on_error))
+    assert [f["object_id"].tolist() for f in frames] == [["s0", "s1", "s2"]]
+    assert len(found) == 1 and found[0][:2] == ("a.parquet", None)
+    assert "not a readable Parquet file" in found[0][2] and "\n" not in found[0][2]
+    with pytest.raises(InputError, match="not a readable Parquet file"):
+        list(iter_input(path, batch_size=3))
+
+    odd = tmp_path / "odd.parquet"
+    pq.write_table(pa.table({"object_id": ["flat", "short"], "time": [[5.0, 5.0, 5.0, 5.0], [1.0, 2.0, 3.0]],
+                             "flux": [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0]]}), odd)
+    found, on_error = _problems()
+    assert next(iter_input(odd, on_error=on_error))["error"].tolist() == [
+        "spans no time (every finite point at one time)", None]
+    mags = tmp_path / "mags.parquet"
+    pq.write_table(pa.table({"id": [1], "mjd": [[53000.0, 53001.0]], "mag": [[15.0]]}), mags)
+    with pytest.raises(InputError, match="light curve '1' has mjd/mag/mag_err of different lengths"):
+        list(iter_input(mags))
