@@ -258,9 +258,12 @@ def test_catalina_text_release_is_built_from_the_good_rows(project, tmp_path):
     assert "  [validation] nonmono: time not strictly increasing" in text
 
 
-def test_unlabelled_objects_of_a_labelled_release_are_quarantined(project, tmp_path):
-    """A training release with a few objects missing from the labels file: those are quarantined, not
-    accepted silently; a release without any label is accepted and said to be unlabelled."""
+def test_unlabelled_objects_are_counted_and_never_trained_on(project, tmp_path):
+    """Objects missing from the labels file are not accepted silently: the summary counts them (they stay
+    for pretraining and scoring; training leaves them out); a release without any label says so."""
+    from lcml.config import Paths
+    from lcml.data import release as rel
+
     rng = np.random.default_rng(3)
     folder = tmp_path / "stars"
     folder.mkdir()
@@ -269,9 +272,10 @@ def test_unlabelled_objects_of_a_labelled_release_are_quarantined(project, tmp_p
     labels = write_labels(tmp_path / "labels.csv", {f"s{i:02d}": CATALINA_CLASSES[i % 5] for i in range(58)})
     result = lcml("data", "release", "catalina-sss", "--source", folder, "--labels", labels, "--version", "v1")
     assert result.exit_code == 0, result.output
-    assert "validated: 58/60 objects accepted, 2 quarantined" in result.stdout
-    rows = quarantine("catalina-sss/v1")
-    assert set(rows) == {"s58", "s59"} and all("no label" in r["reasons"] for r in rows["s58"] + rows["s59"])
+    assert "validated: 60/60 objects accepted" in result.stdout
+    assert "2 object(s) without a label: kept for pretraining and scoring, not trained on" in result.stdout
+    training = rel.load_release(rel.release_dir(Paths.from_env(), "catalina-sss/v1"))
+    assert len(training) == 58 and {"s58", "s59"}.isdisjoint(training["object_id"])
 
     result = lcml("data", "release", "catalina-sss", "--source", folder, "--version", "v2")
     assert result.exit_code == 0, result.output
@@ -389,6 +393,9 @@ def test_list_and_diff_two_versions_made_from_text_files(project, tmp_path):
     text = lcml("data", "diff", "catalina-sss/v1", "catalina-sss/v2").stdout
     assert "1 added, 1 removed, 1 relabelled" in text and "relabelled s00: EW → RRc" in text
     assert "catalina-sss/v1: nothing quarantined or rejected" in lcml("data", "quarantine", "catalina-sss/v1").stdout
+    # no champion yet: drift is judged against the survey's previous release, and the report says so
+    drift = manifest(project, "catalina-sss/v2")["validation"]["drift"]
+    assert (drift["reference_release"], drift["reference_reason"]) == ("catalina-sss/v1", "the survey's previous release")
     error_line(lcml("data", "diff", "catalina-sss/v1", "catalina-sss/v9"))  # a missing release: one line
 
 
@@ -446,3 +453,5 @@ def test_inputs_rejected_at_ingest_count_toward_the_bad_fraction(project, tmp_pa
     # 6 of 7 inputs lost: far above max_bad_fraction 5 %, yet today it passes as "1/1 objects accepted"
     assert "rejected at ingest" in result.output
     assert result.exit_code != 0
+    assert "no failing rows" not in result.output  # the reasons are the rejections, and the line says where
+    assert "top reasons: none in validation; the inputs rejected at ingest are listed in" in result.output

@@ -140,3 +140,11 @@ def test_mlflow_models_serve_answers_rest_scoring(in_trained):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_drift_of_a_new_release_is_judged_against_the_champions_training_release(in_trained):
+    from lcml.config import context
+    from lcml.pipeline.release import drift_reference
+
+    params, paths = context()
+    assert drift_reference(params, paths, "kepler/next") == ("kepler/sim-v1", "the champion's training release")

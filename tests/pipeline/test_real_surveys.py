@@ -77,6 +77,10 @@ def test_catalina_sample_registers_its_own_model_and_scores_magnitudes(project, 
     assert proc.returncode == 0, proc.stderr
     rid = f"catalina-sss/{pipeline.source_version(source, limit=500, sample_seed=0)}"
     assert f"release {rid} <- " in proc.stdout and "(profile ci)" in proc.stdout  # $LCML_PROFILE beats "survey"
+    # progress on stderr, one line per event with the seconds since the start
+    assert "baseline trial 0: validation balanced accuracy" in proc.stderr and "2 of 2 trials finished" in proc.stderr
+    assert "registered catalina-sss-variable-star-classifier v1 (baseline): " in proc.stderr
+    assert all(line.startswith("[") and " s] " in line for line in proc.stderr.splitlines() if "trial" in line)
     client = MlflowClient(Paths.from_env().mlflow_tracking_uri)
     name = "catalina-sss-variable-star-classifier"
     version = alias_version(client, name, CHAMPION)

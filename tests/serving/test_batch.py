@@ -1,5 +1,6 @@
 """Streaming batch scoring: inputs read a batch at a time, predictions written a row group at a time."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,13 @@ def test_score_to_parquet_scores_the_good_curves_and_lists_the_bad_beside_the_ou
     listed = pd.read_csv(errors_path(out))
     assert listed["object_id"].tolist() == ["s2", "s7"] and (listed["error"] == "has all-NaN flux").all()
     assert "7 light curves scored" in done.summary(out) and "2 could not be scored" in done.summary(out)
+    # curves no model can take, named before scoring
+    for flux, err, words in (([1.0, 1e300, 1.0, 2.0], [0.01] * 4, "has flux values beyond +-1e+100"),
+                             ([1.0, 2.0, 1.0, 2.0], [-0.1, 0.0, -1.0, 0.1], "has fewer than 3 points with a positive, finite flux_err")):
+        odd = tmp_path / "odd.parquet"
+        pq.write_table(pa.table({"object_id": ["x1"], "time": [[1.0, 2.0, 3.0, 4.0]], "flux": [flux], "flux_err": [err]}), odd)
+        with pytest.raises(InputError, match=f"no light curve could be scored .*light curve .x1. {re.escape(words)}"):
+            score_to_parquet(MODEL, odd, tmp_path / "odd-pred.parquet", progress=False)
     # nothing left to score: one clear error, no output, the list of why
     dead = _write(tmp_path / "dead.parquet", ["x", "y"], bad=("x", "y"))
     with pytest.raises(InputError, match=r"no light curve could be scored \(2 problems"):

@@ -91,17 +91,17 @@ def test_workers_starting_at_once_on_a_fresh_database_all_open_the_study(postgre
     for the winner's schema, not fail (seen once in CI: `type "studydirection" already exists`)."""
     import threading
 
-    from lcml.training.search import _open_study
+    from lcml.training.study import open_study
     from ..conftest import postgres_database
 
-    for round_ in range(8):
+    for round_ in range(5):
         url = postgres_database(postgres_url, f"race{round_}")
         start, errors, studies = threading.Barrier(8), [], []
 
         def open_one():
             start.wait()
             try:
-                studies.append(_open_study("raced", url, search_params()))
+                studies.append(open_study("raced", url, search_params()))
             except Exception as exc:  # noqa: BLE001 - collected and asserted below
                 errors.append(repr(exc)[:300])
 

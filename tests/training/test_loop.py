@@ -91,7 +91,7 @@ def test_search_plots_history_and_parameter_importance(tmp_path):
 
     import optuna
 
-    from lcml.training.search import save_optuna_plots
+    from lcml.training.study import save_optuna_plots
 
     storage = f"sqlite:///{tmp_path}/optuna.db"
     study = optuna.create_study(study_name="s", storage=storage, direction="maximize",

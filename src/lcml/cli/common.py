@@ -7,6 +7,9 @@ prints; lcml's own errors become one ``error:`` line and a non-zero exit, never 
 from __future__ import annotations
 
 import functools
+import logging
+import sys
+import time
 from typing import Annotated, Optional
 
 import typer
@@ -32,6 +35,37 @@ SURVEY_NAMES = ", ".join(list(SURVEYS)[:-1]) + " or " + list(SURVEYS)[-1]
 
 Profile = Annotated[Optional[str], typer.Option("--profile", "-p", help="params.yaml profile (default $LCML_PROFILE or demo)")]
 Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+class _Progress(logging.StreamHandler):
+    """lcml's progress events, one line each on the stderr of the moment (``[  12.3 s] message``, seconds
+    since the command started), readable in a terminal and in a CI log alike."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.start = time.monotonic()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # a test runner may have swapped it since
+        super().emit(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"[{time.monotonic() - self.start:7.1f} s] {record.getMessage()}"
+
+
+def show_progress() -> None:
+    """Send lcml's INFO events (searches, trials, training, registration) to stderr, once per process."""
+    logger = logging.getLogger("lcml")
+    if not any(isinstance(h, _Progress) for h in logger.handlers):
+        logger.addHandler(_Progress())
+    logger.setLevel(logging.INFO)
+
+
+@app.callback()
+def _options(quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress lines on stderr")] = False):
+    """lcml: versioned survey releases, classifier searches and a gated MLflow registry."""
+    if not quiet:
+        show_progress()
 
 
 def fail(message: str, code: int = 1) -> None:

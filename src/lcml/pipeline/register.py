@@ -63,6 +63,8 @@ def register_and_gate(trained: dict[str, Any], profile: str | None = None,
     champion_before, version, gate, champion_after = with_retries(
         register_gate_promote, params.registry.retry_seconds, on_retry=warn)
     _record(trained, name, version, gate, candidate, scored.get(champion_before or ""), champion_before, data)
+    log.info("registered %s v%s (%s): %s; champion v%s", name, version, trained.get("family", "?"), gate.verdict,
+             champion_after)
     return {"model_name": name, "version": version, "verdict": gate.verdict, "reasons": gate.reasons,
             "warnings": gate.warnings, "champion_before": champion_before, "champion": champion_after,
             "champion_metrics_same_split": scored.get(champion_before or "")}

@@ -60,14 +60,13 @@ def validate(release: str, profile: str | None = None, overrides: dict | None = 
     Limits come from ``validation`` in ``params.yaml`` with the survey's overrides; drift is judged
     against the survey's previous release; HTML Data Docs go to ``$LCML_HOME/data_docs/<release>``.
     """
-    from lcml.data.inventory import previous_release
     from lcml.data.validation.validate import validate_release
 
     params, paths = context(profile, overrides)
     spec = survey_of(release)
     limits = params.validation.for_survey(spec.name)
     folder = rel.release_dir(paths, release)
-    previous = previous_release(paths, release)
+    previous, reason = drift_reference(params, paths, release)
     summary = validate_release(
         folder,
         min_points=limits.min_points or params.data.min_points,
@@ -77,9 +76,41 @@ def validate(release: str, profile: str | None = None, overrides: dict | None = 
         min_per_class=limits.min_per_class,
         min_per_class_required=limits.min_per_class_required,
         previous=rel.release_dir(paths, previous) if previous else None,
+        previous_reason=reason,
         docs_dir=paths.home / "data_docs" / release,
     )
     return summary.as_dict()
+
+
+def drift_reference(params, paths, release: str) -> tuple[str | None, str]:
+    """The release a new one's drift is judged against, and why: the training release of the survey's
+    champion (what the model in service learnt from), else the survey's newest earlier release."""
+    from lcml.data.inventory import previous_release
+
+    champion = _champion_release(params, paths, release.split("/")[0])
+    if champion and champion != release and (rel.release_dir(paths, champion) / rel.LIGHTCURVES).is_file():
+        return champion, "the champion's training release"
+    return previous_release(paths, release), "the survey's previous release"
+
+
+def _champion_release(params, paths, survey_name: str) -> str | None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from lcml.registry.promote import CHAMPION, alias_version
+    from lcml.tracking import use_tracking_uri
+
+    name = params.registry.name_for(survey_name)
+    uri = paths.mlflow_tracking_uri
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return None  # nothing registered yet (and no database to create just to learn that)
+    try:
+        use_tracking_uri(paths)
+        client = MlflowClient()
+        version = alias_version(client, name, CHAMPION)
+        return client.get_model_version(name, version).tags.get("release") if version else None
+    except (MlflowException, OSError):  # no registry to ask (a server down): the previous release serves
+        return None
 
 
 def release_from_source(name: str, source: str | Path, version: str, *, labels: str | Path | None = None,

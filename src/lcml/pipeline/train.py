@@ -35,7 +35,7 @@ def search_workers(params: Params, paths: Paths) -> int:
     A SQLite file takes one writer; a second worker would also fail the first one's running trial
     as abandoned (see :func:`lcml.training.search.run_trials`).
     """
-    from lcml.training.search import is_shared_storage
+    from lcml.training.study import is_shared_storage
 
     return params.search.workers if is_shared_storage(paths.optuna_storage) else 1
 
@@ -100,7 +100,7 @@ def plan_training(release: str, run_name: str | None = None, profile: str | None
     import mlflow
 
     from lcml.pipeline.lineage import lineage_of, log_training_inputs, previous_candidate
-    from lcml.training.search import _open_study
+    from lcml.training.study import open_study
 
     loaded, paths = context(profile, overrides)
     params = params or loaded
@@ -129,7 +129,7 @@ def plan_training(release: str, run_name: str | None = None, profile: str | None
                              "astrom3.encoder": str(params.search.astrom3.options.get("encoder", "")),
                              **({"astrom3.init_note": init_note} if init_note else {})})
         log_training_inputs(client, model_name, release, paths, family, data, n_workers)
-    _open_study(study_name, paths.optuna_storage, search)  # created once, before the workers race for it
+    open_study(study_name, paths.optuna_storage, search)  # created once, before the workers race for it
     return {"release": release, "run_id": run.info.run_id, "family": family, "study": study_name,
             "classes": data.classes, "lineage": lineage, "params": params.model_dump(mode="json"),
             "skipped": False, "workers": list(range(n_workers))}
@@ -184,12 +184,16 @@ def finish_training(plan: dict[str, Any], workers: list[dict] | None = None) -> 
         refit = search.refit
         # the workers' features, read once from the training's cache for the refit and the CV
         inputs = _train_and_val(family, data, paths) if refit or search.cv_folds else None
+        log.info("%s: best of %d trials is trial %d (validation %.4f)%s", family, found.n_trials, found.best_trial,
+                 found.best_value, "; refitting it on train + validation" if refit else "")
         if refit:
             model = _refit(family, found, data, inputs)
         _log_search(found, refit, workers, study_name, paths)
         cv = _cross_validate(family, found, data, inputs)
         info = _log_model(model, found, plan, data)
         metrics, latency_ms = _score_test(info.model_uri, data, family, release)
+        log.info("%s on %s: test balanced accuracy %.4f, macro-F1 %.4f", family, release,
+                 metrics["balanced_accuracy"], metrics.get("macro_f1", float("nan")))
     return {
         "release": release, "run_id": plan["run_id"], "model_uri": info.model_uri, "family": family,
         "study": study_name, "n_trials": found.n_trials, "n_pruned": found.n_pruned, "best_trial": found.best_trial,
@@ -210,7 +214,7 @@ def _log_search(found, refit: bool, workers: list[dict] | None, study_name: str,
     import mlflow
 
     from lcml.pipeline.artifacts import log_learning_curves
-    from lcml.training.search import save_optuna_plots
+    from lcml.training.study import save_optuna_plots
 
     mlflow.log_params({f"best.{k}": v for k, v in found.best_params.items()})
     mlflow.set_tag("refit", "train+val" if refit else "none")

@@ -84,6 +84,22 @@ class LightCurveClassifier(mlflow.pyfunc.PythonModel):
         model_config = context.model_config or {}
         self.model_name = str(model_config.get("model_name", self.config.get("model_name", "")))
         self.model_version = str(model_config.get("model_version", ""))
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Score one synthetic curve now, so a server's first request does not pay for the feature code's
+        imports and caches (it took 9 s)."""
+        folded = bool(getattr(self.features, "folded", False))
+        t = (np.linspace(0.0, 1.0, 64, endpoint=False) if folded
+             else np.sort(np.random.default_rng(0).uniform(0.0, 60.0, 300)))
+        curve = pd.DataFrame({"object_id": ["warm-up"], "time": [t], "flux_err": [np.full(t.size, 0.01)],
+                              "flux": [1 + 0.2 * np.sin(2 * np.pi * t / (1.0 if folded else 0.7))]})
+        try:
+            self.predict(None, curve)
+        except Exception as exc:  # noqa: BLE001 - the model still serves; only its first request is slower
+            import logging
+
+            logging.getLogger(__name__).warning("warm-up scoring failed (%s); serving anyway", exc)
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         frame = pd.DataFrame(model_input)

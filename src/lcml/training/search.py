@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,15 @@ import numpy as np
 
 from lcml.config import FamilySearchParams
 from lcml.training.loop import Dataset
+from lcml.training.study import (
+    close_runs_of_failed, end_mlflow_run, fail_abandoned, is_shared_storage, open_study, resumed_number,
+)
+
+#: progress events (trials, searches); ``lcml`` commands print them on stderr
+log = logging.getLogger("lcml.search")
 
 #: where each trial's MLflow run keeps its weights and config
 CHECKPOINT_ARTIFACTS = "checkpoint"
-#: user attribute of a trial re-queued after its worker died: the number of the trial it repeats
-RESUMES = "resumes_trial"
 
 
 @dataclass
@@ -62,85 +65,12 @@ def suggest_from_space(trial, space: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def make_pruner(name: str):
-    import optuna
-
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner()
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    raise ValueError(f"unknown pruner {name!r} (median, hyperband, none)")
-
-
 def _checkpoint(folder: Path, number: int, family: Any) -> tuple[Path, Path]:
     return folder / f"trial-{number}-{family.weights_file}", folder / f"trial-{number}.json"
 
 
 class _SurplusTrial(Exception):
     """This trial would exceed the study's global trial cap: it is failed without training."""
-
-
-def is_shared_storage(storage: str) -> bool:
-    """Server databases may have several workers on one study; SQLite files have one."""
-    return "://" in storage and not storage.startswith("sqlite")
-
-
-def _open_study(study_name: str, storage: str, params: FamilySearchParams):
-    import optuna
-    from optuna.storages import RetryHeartbeatStaleTrialCallback
-    from sqlalchemy.exc import DBAPIError, IntegrityError
-
-    for attempt in range(5):
-        try:
-            backend = storage
-            if is_shared_storage(storage):
-                # servers: a worker that dies stops heartbeating; its trial is failed and retried elsewhere
-                backend = optuna.storages.RDBStorage(
-                    storage, heartbeat_interval=params.heartbeat_seconds, grace_period=3 * params.heartbeat_seconds,
-                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-                )
-            return optuna.create_study(
-                study_name=study_name, storage=backend, direction="maximize",
-                sampler=optuna.samplers.TPESampler(seed=params.seed), pruner=make_pruner(params.pruner),
-                load_if_exists=True,
-            )
-        except DBAPIError as exc:
-            # Workers starting together on a fresh database race to create Optuna's schema and the study:
-            # the losers get a unique violation, or PostgreSQL's DuplicateTable/DuplicateObject
-            # ('relation "alembic_version" already exists'); the winner's schema then serves them all
-            if attempt == 4 or not (isinstance(exc, IntegrityError) or "already exists" in str(exc)):
-                raise
-            time.sleep(0.5 * (attempt + 1))
-
-
-def _fail_abandoned(study) -> int:
-    """Fail RUNNING trials of this (single-worker) study, whose process is gone, and queue each again
-    with the same hyperparameters; the new trial resumes from the old one's last epoch checkpoint."""
-    from optuna.trial import TrialState
-
-    abandoned = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
-    for t in abandoned:
-        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
-        # its MLflow run would say RUNNING forever: the process that ran it was killed
-        _end_mlflow_run(t.user_attrs.get("mlflow_run_id"), "KILLED")
-        if t.params:
-            study.enqueue_trial(t.params, user_attrs={RESUMES: t.number})
-    return len(abandoned)
-
-
-def _resumed_number(trial) -> int | None:
-    """The trial this one repeats after its worker died (single worker: re-queued; server: heartbeat retry)."""
-    from optuna.exceptions import ExperimentalWarning
-    from optuna.storages import RetryFailedTrialCallback
-
-    number = trial.user_attrs.get(RESUMES)
-    if number is not None:
-        return int(number)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExperimentalWarning)  # stable since Optuna 2.8, still flagged
-        return RetryFailedTrialCallback.retried_trial_number(trial.study._storage.get_trial(trial._trial_id))
 
 
 def _epoch_state(folder: Path, number: int) -> Path:
@@ -177,13 +107,15 @@ def run_trials(
     fam = family
     optuna.logging.set_verbosity(logging.WARNING)
     checkpoints.mkdir(parents=True, exist_ok=True)
-    study = _open_study(study_name, storage, params)
+    study = open_study(study_name, storage, params)
     shared = is_shared_storage(storage)
     # one worker on a file: RUNNING trials are from a killed earlier attempt; on a server they may be
     # another worker's, which heartbeats decide about
-    abandoned = _fail_abandoned(study) if resume_abandoned and not shared else 0
+    abandoned = fail_abandoned(study) if resume_abandoned and not shared else 0
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
     ran = 0
+    log.info("%s search %s: %d trials of %d epochs (%d finished before)", fam.name, study_name, params.n_trials,
+             params.epochs, sum(t.state in finished for t in study.get_trials(deepcopy=False)))
 
     def objective(trial: optuna.Trial) -> float:
         nonlocal ran
@@ -191,8 +123,10 @@ def run_trials(
         if len(earlier) >= params.n_trials:
             raise _SurplusTrial(f"trial {trial.number}: the study already has {params.n_trials} trials")
         ran += 1
-        return _trial(trial, fam, train, val, n_classes=n_classes, params=params, checkpoints=checkpoints,
-                      parent_run_id=parent_run_id)
+        score = _trial(trial, fam, train, val, n_classes=n_classes, params=params, checkpoints=checkpoints,
+                       parent_run_id=parent_run_id)
+        _log_finished(study, fam.name, trial.number, score, params.n_trials)
+        return score
 
     # Global cap, exact with several workers: a trial runs only if fewer than n_trials non-failed
     # trials precede it (trial numbers come from the database, so workers agree); while the last
@@ -208,25 +142,18 @@ def run_trials(
             continue
         study.optimize(objective, n_trials=1, gc_after_trial=True, catch=(_SurplusTrial,))
     if shared:
-        _close_runs_of_failed(study)
+        close_runs_of_failed(study)
     return {"trials_run": ran, "abandoned": abandoned}
 
 
-def _close_runs_of_failed(study) -> None:
-    """Trials Optuna failed because their worker stopped heartbeating: their MLflow runs, where this
-    worker's tracking server holds them, say KILLED instead of RUNNING forever."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
+def _log_finished(study, family: str, number: int, score: float, n_trials: int) -> None:
+    """The progress line of a finished trial: its score, how many are done, the best so far."""
     from optuna.trial import TrialState
 
-    client = MlflowClient()
-    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
-        run_id = t.user_attrs.get("mlflow_run_id")
-        try:
-            if run_id and client.get_run(run_id).info.status == "RUNNING":
-                client.set_terminated(run_id, status="KILLED")
-        except MlflowException:  # logged to another tracking server than this worker's
-            continue
+    done = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))]
+    best = max([score, *[v for v in done if v is not None]])
+    log.info("%s trial %d: validation balanced accuracy %.4f; %d of %d trials finished, best %.4f",
+             family, number, score, len(done) + 1, n_trials, best)
 
 
 def _trial(trial, fam: Any, train: Dataset, val: Dataset, *, n_classes: int, params: FamilySearchParams,
@@ -236,7 +163,7 @@ def _trial(trial, fam: Any, train: Dataset, val: Dataset, *, n_classes: int, par
     import optuna
 
     hp = suggest_from_space(trial, params.space)
-    origin = _resumed_number(trial)
+    origin = resumed_number(trial)
     # a repeated trial keeps its original seed, so resuming ends with the weights it would have had
     seed = params.seed + (origin if origin is not None else trial.number)
     state = _epoch_state(checkpoints, trial.number)
@@ -246,18 +173,11 @@ def _trial(trial, fam: Any, train: Dataset, val: Dataset, *, n_classes: int, par
     try:
         return _trial_run(trial, fam, train, val, hp=hp, origin=origin, seed=seed, state=state, resume=resume,
                           n_classes=n_classes, params=params, checkpoints=checkpoints, parent_run_id=parent_run_id)
-    except optuna.TrialPruned:
+    except optuna.TrialPruned as exc:
         # the run context marked it FAILED on the way out; stopped by the pruner is not a failure
-        _end_mlflow_run(trial.user_attrs.get("mlflow_run_id"), "KILLED")
+        end_mlflow_run(trial.user_attrs.get("mlflow_run_id"), "KILLED")
+        log.info("%s trial %d: %s", fam.name, trial.number, exc)
         raise
-
-
-def _end_mlflow_run(run_id: str | None, status: str) -> None:
-    """Set a trial's MLflow run to ``status`` (``KILLED``: pruned, or its worker died)."""
-    if run_id:
-        from mlflow.tracking import MlflowClient
-
-        MlflowClient().set_terminated(run_id, status=status)
 
 
 def _trial_run(trial, fam: Any, train: Dataset, val: Dataset, *, hp: dict, origin: int | None, seed: int,
@@ -385,57 +305,3 @@ def refit_on_train_and_val(train: Dataset, val: Dataset, *, hp: dict, n_classes:
     return fam.fit(hp, both, nothing, search=params, n_classes=n_classes, seed=seed, options=params.options).model
 
 
-def save_optuna_plots(study_name: str, storage: str, folder: Path) -> list[Path]:
-    """Optimisation history and parameter importances as files (logged to MLflow by the caller)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import optuna
-
-    study = optuna.load_study(study_name=study_name, storage=storage)
-    values = [t.value for t in study.trials if t.value is not None]
-    if not values:
-        return []
-    folder.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(values, "o", label="trial")
-    ax.plot(np.maximum.accumulate(values), "-", label="best so far")
-    ax.set_xlabel("completed trial")
-    ax.set_ylabel("val balanced accuracy")
-    ax.legend()
-    fig.tight_layout()
-    path = folder / "optuna_history.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return [path, *_importance_plot(study, folder)]
-
-
-def _importance_plot(study, folder: Path) -> list[Path]:
-    """fANOVA parameter importances (JSON and a bar chart) once enough trials completed to estimate them."""
-    import matplotlib.pyplot as plt
-    import optuna
-    from optuna.trial import TrialState
-
-    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    if len(complete) < 4 or len({t.value for t in complete}) < 2:
-        return []  # a handful of trials (the ci profile) says nothing about importance
-    try:
-        importances = optuna.importance.get_param_importances(
-            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
-    except (RuntimeError, ValueError) as exc:  # e.g. every trial sampled the same values
-        logging.getLogger("lcml.search").warning("no parameter importances for %s: %s", study.study_name, exc)
-        return []
-    if not importances:
-        return []
-    names, values = list(importances), [float(v) for v in importances.values()]
-    data = folder / "param_importance.json"
-    data.write_text(json.dumps(dict(zip(names, values)), indent=2))
-    fig, ax = plt.subplots(figsize=(5, 0.5 + 0.4 * len(names)))
-    ax.barh(names[::-1], values[::-1])
-    ax.set_xlabel("importance (fANOVA) for val balanced accuracy")
-    fig.tight_layout()
-    image = folder / "param_importance.png"
-    fig.savefig(image, dpi=100)
-    plt.close(fig)
-    return [data, image]

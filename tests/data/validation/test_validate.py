@@ -72,6 +72,8 @@ def test_tolerated_bad_fraction_passes_and_loader_skips_bad_rows(project):
     folder = rel.write_release(paths, "kepler/ok", broken_table(n_good=400), source="unit test")
     summary = validate_release(folder, min_points=100, classes=CLASSES, max_bad_fraction=0.05)
     assert summary.passed and summary.n_quarantined == 8 and summary.n_rows == 409
+    # the unlabelled star stays (pretraining) but is not silent: the summary counts it
+    assert "1 object(s) without a label: kept for pretraining and scoring, not trained on" in summary.flags
     assert summary.reasons["duplicate object_id"] == 2
     loaded = rel.load_release(folder)
     assert len(loaded) == 400 and loaded["object_id"].str.startswith("good").all()

@@ -85,8 +85,7 @@ def _checks(pairs: Iterable[tuple[Any, str]]) -> list[Check]:
 # ---------------------------------------------------------------- light curves
 
 
-def lightcurve_suite(min_points: int, classes: tuple[str, ...], *, folded: bool = False,
-                     labelled: bool = False) -> list[Check]:
+def lightcurve_suite(min_points: int, classes: tuple[str, ...], *, folded: bool = False) -> list[Check]:
     """Checks of ``lightcurves.parquet`` (facts from :func:`lightcurve_facts`).
 
     Parameters
@@ -94,12 +93,10 @@ def lightcurve_suite(min_points: int, classes: tuple[str, ...], *, folded: bool 
     min_points
         Minimum number of points; for a folded release, of phase bins.
     classes
-        The survey's taxonomy.
+        The survey's taxonomy; unlabelled rows (null label) pass: pretraining and scoring use them, and
+        training leaves them out (the release summary counts them).
     folded
         Pre-folded curves: ``time`` is phase and must lie in [0, 1].
-    labelled
-        Some curve of the release has a label (a training release): a curve without one is quarantined.
-        In a release without any label (curves to score) a null label passes.
     """
     e = _gx()
     unit = "bins" if folded else "points"
@@ -118,8 +115,6 @@ def lightcurve_suite(min_points: int, classes: tuple[str, ...], *, folded: bool 
     if folded:
         pairs.append((e.ExpectColumnValuesToBeInSet(column="phase_in_range", value_set=[True]),
                       "phase (time of a folded curve) outside 0..1"))
-    if labelled:
-        pairs.append((e.ExpectColumnValuesToNotBeNull(column="label"), "no label (the release's other curves have one)"))
     return _checks(pairs)
 
 

@@ -102,6 +102,7 @@ def validate_release(
     min_per_class: int = 0,
     min_per_class_required: bool = False,
     previous: Path | None = None,
+    previous_reason: str = "the survey's previous release",
     docs_dir: Path | None = None,
 ) -> ValidationSummary:
     """Validate a release in place: write ``quarantine.parquet``, ``validation.json`` and the manifest.
@@ -137,7 +138,9 @@ def validate_release(
     min_per_class_required
         Make a class below ``min_per_class`` fail the release instead of only flagging it.
     previous
-        Folder of the previous release of the survey: drift is reported (flagged, never a failure).
+        Folder of the release to compare with: drift is reported (flagged, never a failure).
+    previous_reason
+        Why that one (the champion's training release, or the survey's previous release), for the report.
     docs_dir
         Folder for the HTML Data Docs (e.g. ``<state>/data_docs/<survey>/<version>``); built only
         when given. Earlier runs' pages in the folder stay listed in its index.
@@ -178,7 +181,7 @@ def validate_release(
     first_label = frame.assign(_key=sorted_out.lc_keys).drop_duplicates("_key")["label"]
     checks = _release_checks(gx, outcomes, first_label, accepted_frame, classes, min_per_class)
     if previous is not None:
-        _add_drift(checks, previous, accepted_frame, objects, accepted_ids, rid)
+        _add_drift(checks, previous, accepted_frame, objects, accepted_ids, rid, previous_reason)
     n_rejected = int((rel.read_manifest(folder).get("ingest") or {}).get("n_rejected", 0))
     counts, fraction, failures = _verdict(outcomes, n_bad_objects, n_objects, n_accepted, n_rejected,
                                           max_bad_fraction, min_per_class_required, min_per_class, checks["below"])
@@ -200,7 +203,9 @@ def validate_release(
 
 
 def _failure_message(rid: str, folder: Path, summary: ValidationSummary) -> str:
-    top = "; ".join(f"{k}: {v}" for k, v in list(summary.reasons.items())[:3]) or "no failing rows"
+    # where validation itself quarantined nothing, the share comes from inputs rejected at ingest
+    top = ("; ".join(f"{k}: {v}" for k, v in list(summary.reasons.items())[:3])
+           or f"none in validation; the inputs rejected at ingest are listed in {folder / rel.REJECTED}")
     n_rejected = summary.n_rejected_at_ingest
     return (f"release {rid} failed validation: {summary.n_quarantined}/{summary.n_rows} rows quarantined "
             f"({summary.n_objects_quarantined}/{summary.n_objects} objects"
@@ -214,9 +219,8 @@ def _run_suites(gx: "_Gx", frame: pd.DataFrame, facts: pd.DataFrame, spectra: pd
     """The light-curve suite, and the spectra and metadata suites of the tables the release has."""
     outcomes: dict[str, SuiteOutcome] = {}
     view = pd.concat([frame[["object_id", "label"]], facts], axis=1)
-    labelled = bool(frame["label"].notna().any())
     outcomes[suites.LIGHTCURVES] = gx.run(
-        suites.LIGHTCURVES, view, suites.lightcurve_suite(min_points, classes, folded=folded, labelled=labelled)
+        suites.LIGHTCURVES, view, suites.lightcurve_suite(min_points, classes, folded=folded)
     )
     if spectra is not None:
         outcomes[suites.SPECTRA] = gx.run(
@@ -244,20 +248,26 @@ def _release_checks(gx: "_Gx", outcomes: dict[str, SuiteOutcome], first_label: p
     below = {c: n for c, n in class_counts.items() if labelled and min_per_class > 0 and n < min_per_class}
     flags = [f"label {c!r} outside the taxonomy: {n} object(s), quarantined" for c, n in unknown.items()]
     flags += [f"class {c}: {n} accepted object(s) < min_per_class {min_per_class}" for c, n in below.items()]
-    if len(first_label) and not first_label.notna().any():
-        flags.append("unlabelled release: no object has a label (curves to score; nothing to train on)")
+    # unlabelled objects stay (pretraining and scoring use them) but are never trained on: said, not silent
+    n_unlabelled = int(first_label.isna().sum())
+    if len(first_label) and n_unlabelled == len(first_label):
+        flags.append("unlabelled release: no object has a label (curves to score or pretrain on; nothing to train on)")
+    elif n_unlabelled:
+        flags.append(f"{n_unlabelled} object(s) without a label: kept for pretraining and scoring, not trained on")
     return {"class_counts": class_counts, "unknown": unknown, "below": below, "flags": flags, "drift": None}
 
 
 def _add_drift(checks: dict[str, Any], previous: Path, accepted_frame: pd.DataFrame, objects: pd.DataFrame | None,
-              accepted_ids: set, rid: str) -> None:
-    """Drift of the accepted objects against the previous release: a report and a flag per drifted statistic."""
+              accepted_ids: set, rid: str, reason: str) -> None:
+    """Drift of the accepted objects against the reference release: a report (saying which release and
+    why) and a flag per drifted statistic."""
     from lcml.data.drift import release_drift
 
     current_objects = objects[objects["object_id"].isin(accepted_ids)] if objects is not None else None
     checks["drift"] = release_drift(Path(previous), accepted_frame.reset_index(drop=True), current_objects,
                                     current_id=rid)
-    checks["flags"] += [f"drift against {checks['drift']['reference_release']}: {name}"
+    checks["drift"]["reference_reason"] = reason
+    checks["flags"] += [f"drift against {checks['drift']['reference_release']} ({reason}): {name}"
                         for name in checks["drift"]["drifted"]]
 
 
