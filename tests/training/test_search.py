@@ -16,6 +16,7 @@ from .test_loop import toy
 def test_a_pruned_trial_run_ends_killed_and_the_parent_run_goes_on(project, tmp_path):
     use_tracking_uri(Paths.from_env())
     experiment = mlflow.create_experiment("prune", artifact_location=(tmp_path / "artifacts").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)  # the nested trial run goes there, not to an earlier test's
     params = FamilySearchParams(n_trials=1, epochs=3, batch_size=32, patience=10, pruner="none", seed=0,
                                 space={"n_layers": [1, 1], "filters": [32, 32], "dropout": [0.1, 0.2], "lr": [1e-3, 1e-2]})
     # a pruner that stops every trial at its first report: balanced accuracy never reaches 2

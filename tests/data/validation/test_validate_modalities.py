@@ -256,7 +256,7 @@ def test_drift_against_previous_release_is_flagged_not_failed(project):
     assert "metadata.kepmag" not in drift["drifted"]  # same magnitudes in both
     assert drift["features"]["metadata.period"]["current_median"] == pytest.approx(3.0, rel=0.1)
     assert "metadata.amplitude" not in drift["features"] and "amplitude" in drift["not_available"]
-    assert "drift against kepler/v1: metadata.period" in summary.flags
+    assert "drift against kepler/v1 (the survey's previous release): metadata.period" in summary.flags
     assert rel.read_manifest(new)["validation"]["drift"]["drifted"] == drift["drifted"]
 
 
