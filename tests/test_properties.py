@@ -4,6 +4,7 @@ every input (released + quarantined + rejected = what came in)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import tempfile
@@ -32,6 +33,16 @@ def curves(draw):
     flux = draw(st.lists(value, min_size=lengths[1], max_size=lengths[1]))
     err = draw(st.one_of(st.none(), st.lists(value, min_size=lengths[2], max_size=lengths[2])))
     return time, flux, err
+
+
+@contextlib.contextmanager
+def _file_of(data: bytes, name: str):
+    """``data`` written to a file called ``name`` in a fresh folder (hypothesis reruns a test many times
+    in one function-scoped tmp_path, so each example makes its own)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(data)
+        yield path
 
 
 def _one_line(message: str) -> bool:
@@ -65,9 +76,7 @@ def test_any_light_curve_is_refused_with_a_reason_or_gets_finite_features(curve)
 def test_any_file_of_random_bytes_to_score_is_one_clear_error(data, suffix):
     from lcml.serving.inputs import iter_input
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"input{suffix}"
-        path.write_bytes(data)
+    with _file_of(data, f"input{suffix}") as path:
         with pytest.raises(InputError) as raised:
             list(iter_input(path))
         assert _one_line(str(raised.value)) and str(path) in str(raised.value)
@@ -86,9 +95,7 @@ def test_any_file_of_random_bytes_to_score_is_one_clear_error(data, suffix):
 def test_any_star_file_of_random_bytes_is_ingested_or_rejected_with_a_reason(data, suffix):
     from lcml.data.ingest import ingest
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"star{suffix}"
-        path.write_bytes(data)
+    with _file_of(data, f"star{suffix}") as path:
         try:
             ingested = ingest("catalina-sss", path)
         except InputError as exc:

@@ -15,3 +15,9 @@ class ValidationFailed(LcmlError):
 
 class ConfigError(LcmlError):
     """params.yaml or an environment setting is invalid."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (libraries write essays), or its type's name."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -80,10 +80,9 @@ def coarse_pays(coarse: float | None, oversample: float, n_fine: float, n_points
 
 def _search_grid(time: np.ndarray, min_period: float, max_period: float, oversample: float,
                  coarse: float | None = None) -> np.ndarray:
-    """The search's frequency grid, at ``coarse`` points per peak width when :func:`coarse_pays`
-    (refining its peaks then costs a few hundred frequencies)."""
-    n_fine = (1.0 / min_period) * float(time[-1] - time[0]) * oversample
-    if coarse_pays(coarse, oversample, n_fine, time.size):
+    """The search's frequency grid, at ``coarse`` points per peak width when given (the caller has
+    decided with :func:`coarse_pays` that refining its peaks costs less than the whole grid)."""
+    if coarse is not None:
         oversample = coarse
     grid_size = (1.0 / min_period) * float(time[-1] - time[0]) * oversample
     if grid_size > MAX_GRID_SIZE:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lcml.errors import InputError
+from lcml.errors import InputError, first_line
 from lcml.serving.inputs import OnError
 from lcml.serving.loader import INPUT_COLUMNS, load_named
 
@@ -87,11 +87,11 @@ def _predict_rows(model, frame: pd.DataFrame, source: Path, on_error: OnError | 
         if on_error is None:
             raise InputError(f"{source}: light curve {oid!r} could not be scored: {reason}")
         on_error(source, oid, reason)
-    scored = pd.concat([p.set_axis(range(start, start + len(p))) for start, p in parts]) if parts else None
+    # nothing scorable here: the model still says which columns it writes
+    scored = (pd.concat([p.set_axis(range(start, start + len(p))) for start, p in parts]) if parts
+              else model.predict(curves.iloc[:0]))
     if on_error is None:
         return scored.reset_index(drop=True)
-    if scored is None:  # nothing scorable here: the model still says which columns it writes
-        scored = model.predict(curves.iloc[:0])
     positions = np.flatnonzero(good)
     out = scored.set_axis(positions[scored.index.to_numpy(int)]).reindex(range(len(frame)))
     out["object_id"] = [None if v is None else str(v) for v in frame["object_id"]]
@@ -113,8 +113,7 @@ def _isolating(model, curves: pd.DataFrame, start: int = 0) -> tuple[list[tuple[
         return [(start, model.predict(curves.reset_index(drop=True)))], []
     except Exception as exc:  # noqa: BLE001 - a curve the model cannot take is found, named and reported
         if len(curves) == 1:
-            lines = str(exc).strip().splitlines()
-            return [], [(start, f"{type(exc).__name__}: {lines[0] if lines else 'no message'}")]
+            return [], [(start, f"{type(exc).__name__}: {first_line(exc)}")]
     half = len(curves) // 2
     head, head_failed = _isolating(model, curves.iloc[:half], start)
     tail, tail_failed = _isolating(model, curves.iloc[half:], start + half)

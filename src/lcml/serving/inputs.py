@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lcml.errors import InputError
+from lcml.errors import InputError, first_line
 from lcml.surveys import FITS_SUFFIXES
 
 REQUIRED = ("object_id", "time", "flux")
@@ -31,14 +31,14 @@ def _parquet_batches(path: Path, batch_size: int, on_error: OnError | None = Non
     try:
         handle = pq.ParquetFile(path)
     except Exception as exc:
-        raise InputError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+        raise InputError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
     check_columns(handle.schema_arrow.names, path)
     batches = handle.iter_batches(batch_size=batch_size)
     while True:
         try:
             batch = next(batches, None)
         except (pa.ArrowException, OSError) as exc:  # a damaged row group, found when it is read
-            error = InputError(f"{path}: not a readable Parquet file ({_first_line(exc)})")
+            error = InputError(f"{path}: not a readable Parquet file ({first_line(exc)})")
             if on_error is None:
                 raise error from None
             on_error(path, None, str(error))  # the curves before it are kept
@@ -61,11 +61,6 @@ def _checked(curves: pd.DataFrame, problems: list[str | None], source: Path,
         if problem:
             on_error(source, oid, problem)
     return curves
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def check_columns(names: list[str], source: str | Path) -> None:

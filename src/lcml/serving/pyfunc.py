@@ -108,12 +108,9 @@ class LightCurveClassifier(mlflow.pyfunc.PythonModel):
         try:
             x, aux = self.family.inputs(list(zip(frame["time"], frame["flux"], errs)), self.features, self.options)
         except Exception as exc:  # noqa: BLE001 - one line a REST client (HTTP 400) or `lcml predict` can show
-            from mlflow.exceptions import MlflowException
-            from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+            from lcml.errors import first_line
 
-            lines = str(exc).strip().splitlines()
-            raise MlflowException(f"could not compute the model's inputs: {type(exc).__name__}: "
-                                  f"{lines[0] if lines else ''}", error_code=INVALID_PARAMETER_VALUE) from None
+            raise _bad_request(f"could not compute the model's inputs: {type(exc).__name__}: {first_line(exc)}") from None
         proba = self.family.predict_proba(self.model, x, aux) if len(frame) else np.zeros((0, len(self.classes)))
         best = proba.argmax(1) if len(frame) else np.zeros(0, int)
         out = pd.DataFrame(
@@ -137,7 +134,12 @@ def _check_curves(ids, times, fluxes, errs) -> None:
     for oid, t, f, e in zip(ids, times, fluxes, errs):
         problem = id_problem(oid) or curve_problem(t, f, e)
         if problem:
-            from mlflow.exceptions import MlflowException
-            from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+            raise _bad_request(f"light curve {oid!r} {problem}")
 
-            raise MlflowException(f"light curve {oid!r} {problem}", error_code=INVALID_PARAMETER_VALUE)
+
+def _bad_request(message: str):
+    """An MLflow error that the scoring server answers with HTTP 400 and ``message``."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)

@@ -20,7 +20,7 @@ from typing import Any
 
 from collections import Counter
 
-from lcml.errors import InputError
+from lcml.errors import InputError, first_line
 from lcml.serving.batch import Scored
 from lcml.serving.loader import INPUT_COLUMNS, resolve
 from lcml.serving.inputs import MAGNITUDE_COLUMNS, check_columns, to_curves
@@ -113,7 +113,7 @@ def score_parquet_spark(model_uri: str, source: str | Path, output: str | Path, 
     try:
         frame = spark.read.parquet(str(source))
     except Exception as exc:  # Spark's AnalysisException: say it in one line
-        raise InputError(f"{source}: not a readable Parquet dataset ({str(exc).splitlines()[0]})") from None
+        raise InputError(f"{source}: not a readable Parquet dataset ({first_line(exc)})") from None
     scored = score_spark(spark, model_uri, frame, source=str(source))
     scored.write.mode("overwrite").parquet(str(output))
     written = spark.read.parquet(str(output))
