@@ -167,6 +167,9 @@ class SearchParams(_Strict):
     astrom3: FamilySearchParams | None = None
     fusion: FamilySearchParams | None = None
     voting: FamilySearchParams | None = None
+    lc_text: FamilySearchParams | None = None
+    lc_image: FamilySearchParams | None = None
+    lc_audio: FamilySearchParams | None = None
 
     @classmethod
     def family_names(cls) -> tuple[str, ...]:

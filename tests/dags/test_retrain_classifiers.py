@@ -223,3 +223,27 @@ def test_multimodal_release_pretrains_clip_and_runs_swin_and_astrom3(tmp_path, a
     for c in report["candidates"]:
         version = client.get_model_version("astrom3-variable-star-classifier", c["version"])
         assert version.tags["family"] == c["family"]  # both gated into the survey's one registered model
+
+
+def test_lc_series_families_run_through_the_dag_and_one_is_crowned(tmp_path, airflow_db, dag, monkeypatch):
+    """StarWhisper's LC series (text, picture, sound) searched, gated and registered like every family."""
+    import yaml
+
+    root = make_project(tmp_path / "project")
+    use_project(monkeypatch, root)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["profiles"]["ci"]["search"]["families"] = ["lc_text", "lc_image", "lc_audio"]
+    params["profiles"]["ci"]["data"]["simulate"]["n_objects"] = 200
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+    run = dag.test(run_conf={"profile": "ci", "tag": "dag-lc-series"})
+    assert str(run.state) == "success", states(run)
+    paths = Paths.from_env()
+    report = json.loads((paths.reports / "dag-lc-series.json").read_text())
+    assert sorted(c["family"] for c in report["candidates"]) == ["lc_audio", "lc_image", "lc_text"]
+    client = MlflowClient(paths.mlflow_tracking_uri)
+    champion = alias_version(client, NAME, CHAMPION)
+    assert champion and client.get_model_version(NAME, champion).tags["family"] in {"lc_text", "lc_image", "lc_audio"}
+    for c in report["candidates"]:
+        assert client.get_model_version(NAME, c["version"]).tags["family"] == c["family"]
+        assert 0.0 <= c["test_metrics"]["balanced_accuracy"] <= 1.0

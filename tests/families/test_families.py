@@ -34,6 +34,9 @@ def small(family: str, params):
     update = {"epochs": 3, "patience": 3}
     if family == "swin":  # a transformer from scratch on 60 stars needs a few more epochs to beat guessing
         update.update(epochs=6, patience=6, options={**search.options, "img_size": 32, "scales_max": 63})
+    if family == "lc_text":  # full fine-tuning of the language model learns 60 stars in a few epochs; LoRA needs more
+        update.update(epochs=4, patience=4, space={"lr": {"choices": [3e-4]}, "lora_rank": {"choices": [0]},
+                                                   "bins": {"choices": [16]}})
     return search.model_copy(update=update)
 
 

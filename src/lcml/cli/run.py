@@ -128,3 +128,25 @@ def predict(
     from lcml.serving.batch import score_to_parquet
 
     typer.echo(score_to_parquet(model, input, output, batch_size=batch_size, strict=strict).summary(output))
+
+
+@app.command()
+@guarded
+def sonify(
+    input: Annotated[Path, typer.Argument(help="light curves: release Parquet, mission FITS file, or a folder")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="WAV file to write")],
+    object_id: Annotated[Optional[str], typer.Option(help="the star to sonify (default: the first curve)")] = None,
+    seconds: Annotated[float, typer.Option(help="length of the sound")] = 10.0,
+    profile: Profile = None,
+):
+    """Write a star's light curve as sound (a WAV file): what the lc_audio family listens to.
+
+    Brightness is pitch over the folded cycle, repeated; a longer period beats slower (see
+    lcml.features.views.sonify for the mapping).
+    """
+    from lcml.config import context
+    from lcml.serving.sonify import sonify_file
+
+    params, _ = context(profile)
+    typer.echo(sonify_file(input, output, params.features, object_id=object_id, seconds=seconds).summary())
+

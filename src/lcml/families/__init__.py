@@ -13,6 +13,12 @@ baseline       HistGradientBoosting on classical light-curve features          t
 astrom3        AstroM3's photometry transformer (from scratch or CLIP weights) safetensors
 fusion         a CNN on the folds at P and 2P beside an MLP on the baseline's   safetensors
                features (a multi-input network)
+lc_text        a pretrained language model (all-MiniLM-L6-v2 by default) reading   safetensors
+               the curve as text (StarWhisper's LC series)
+lc_image       a pretrained image model (EfficientNet-lite0) looking at the     safetensors
+               plot of the folded and raw curve
+lc_audio       a spectrogram CNN (or the pretrained image model) listening to   safetensors
+               the sonified curve
 voting         a weighted average of other families' probabilities (weights    one file per
                fixed in params.yaml), registered as one model                  member
 =============  ==============================================================  ==================
@@ -49,6 +55,18 @@ def get_family(name: str) -> Family:
         from lcml.families.fusion import FusionFamily
 
         return FusionFamily()
+    if name == "lc_text":
+        from lcml.families.lc_text import LcTextFamily
+
+        return LcTextFamily()
+    if name == "lc_image":
+        from lcml.families.lc_image import LcImageFamily
+
+        return LcImageFamily()
+    if name == "lc_audio":
+        from lcml.families.lc_audio import LcAudioFamily
+
+        return LcAudioFamily()
     if name == "voting":
         from lcml.families.voting import VotingFamily
 

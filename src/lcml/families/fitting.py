@@ -195,7 +195,8 @@ class VotingFitter(Fitter):
 
 
 _FITTERS = {"conv_bilstm": TorchFitter, "swin": TorchFitter, "baseline": BaselineFitter, "astrom3": AstroM3Fitter,
-            "fusion": TorchFitter, "voting": VotingFitter}
+            "fusion": TorchFitter, "voting": VotingFitter, "lc_text": TorchFitter, "lc_image": TorchFitter,
+            "lc_audio": TorchFitter}
 assert set(_FITTERS) == set(FAMILIES)
 
 
