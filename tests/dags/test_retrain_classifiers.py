@@ -233,10 +233,10 @@ def test_lc_series_families_run_through_the_dag_and_one_is_crowned(tmp_path, air
     use_project(monkeypatch, root)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["profiles"]["ci"]["search"]["families"] = ["lc_text", "lc_image", "lc_audio"]
-    params["profiles"]["ci"]["data"]["simulate"]["n_objects"] = 200
+    params["profiles"]["ci"]["data"]["simulate"]["n_objects"] = 120
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
-    run = dag.test(run_conf={"profile": "ci", "tag": "dag-lc-series"})
+    run = dag.test(run_conf={"profile": "ci", "release": "kepler/sim-v1", "tag": "dag-lc-series"})
     assert str(run.state) == "success", states(run)
     paths = Paths.from_env()
     report = json.loads((paths.reports / "dag-lc-series.json").read_text())
