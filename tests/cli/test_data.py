@@ -455,3 +455,30 @@ def test_inputs_rejected_at_ingest_count_toward_the_bad_fraction(project, tmp_pa
     assert result.exit_code != 0
     assert "no failing rows" not in result.output  # the reasons are the rejections, and the line says where
     assert "top reasons: none in validation; the inputs rejected at ingest are listed in" in result.output
+
+
+def test_quiet_leaves_the_result_and_drops_the_progress_lines(project, tmp_path):
+    """``lcml --quiet``: the same answer on stdout, no ``[  t s] ...`` progress line on stderr."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "stars"
+    folder.mkdir()
+    labels = {f"q{i}": CATALINA_CLASSES[i % 3] for i in range(6)}
+    for oid in labels:
+        write_dat(folder / f"{oid}.dat", *star(rng, n=40))
+    csv = write_labels(tmp_path / "labels.csv", labels)
+    exe = str(Path(sys.executable).with_name("lcml"))
+    args = ["data", "release", "catalina-sss", "--source", str(folder), "--labels", str(csv)]
+    talkative = subprocess.run([exe, *args, "--version", "v1"], capture_output=True, text=True, timeout=600)
+    quiet = subprocess.run([exe, "--quiet", *args, "--version", "v2"], capture_output=True, text=True, timeout=600)
+    assert talkative.returncode == quiet.returncode == 0, talkative.stderr + quiet.stderr
+    progress = [line for line in talkative.stderr.splitlines() if line.startswith("[")]
+    assert any("6 light curve(s) read, 0 input(s) rejected" in line for line in progress), talkative.stderr
+    assert any("validating" in line for line in progress)
+    assert not [line for line in quiet.stderr.splitlines() if line.startswith("[")], quiet.stderr
+    assert quiet.stdout.replace("v2", "v1") == talkative.stdout
+    # in one process (the CliRunner), a --quiet command after a talkative one is quiet too
+    assert "light curve(s) read" in lcml(*args, "--version", "v3").stderr
+    assert "light curve(s) read" not in lcml("--quiet", *args, "--version", "v4").stderr

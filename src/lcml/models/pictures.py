@@ -80,7 +80,8 @@ class PictureClassifier(nn.Module):
         n_aux = int(spec.get("n_aux", 0))
         self.register_buffer("aux_mean", torch.zeros(n_aux))
         self.register_buffer("aux_std", torch.ones(n_aux))
-        self.head = nn.Sequential(nn.Dropout(float(spec.get("dropout", 0.2))), nn.Linear(width + n_aux, self.cfg.n_classes))
+        self.head = nn.Sequential(nn.Dropout(float(spec.get("dropout", 0.2))),
+                                  nn.Linear(width + n_aux, self.cfg.n_classes))
 
     def set_aux_stats(self, aux: torch.Tensor) -> None:
         n = self.aux_mean.numel()

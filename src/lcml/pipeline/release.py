@@ -125,7 +125,10 @@ def release_from_source(name: str, source: str | Path, version: str, *, labels: 
     folder = rel.release_dir(paths, rid)
     if folder.exists():
         raise InputError(f"release {rid} already exists at {folder}; releases are immutable (pick a new version)")
+    log.info("release %s: reading %s", rid, source)
     ingested = ingest(name, source, labels=labels, limit=limit, sample_seed=sample_seed)
+    log.info("release %s: %d light curve(s) read, %d input(s) rejected; writing the release", rid,
+             ingested.lightcurves.num_rows, len(ingested.rejected))
     merge = params.validation.for_survey(name).duplicate_times == "merge"
     build_release(paths, rid, ingested, merge_duplicate_times=merge)
     return rid
@@ -144,6 +147,8 @@ def release_and_validate(name: str, source: str | Path, version: str, *, labels:
                               profile=profile)
     if on_built is not None:
         on_built(rid)
+    if validate_it:
+        log.info("release %s: validating (Great Expectations)", rid)
     return rid, (validate(rid, profile=profile) if validate_it else None)
 
 
