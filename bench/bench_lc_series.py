@@ -125,7 +125,8 @@ def main() -> None:
         frame, data = _data(name, data_root, args.home, args.catalina_sample if name == "catalina-sss" else 0,
                             args.seed)
         entry = sets.setdefault(name, {})
-        entry.update(n_objects=len(frame), classes=list(data.classes),
+        entry.update(commit=_git("rev-parse", "--short", "HEAD"), date=dt.date.today().isoformat(),
+                     n_objects=len(frame), classes=list(data.classes),
                      class_counts={k: int(v) for k, v in frame["label"].value_counts().items()})
         cache = args.home / "cache"
         for family in args.families.split(","):
