@@ -8,6 +8,7 @@ Everything runs in-process through the real CLI (typer's CliRunner), real reader
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import traceback
 from pathlib import Path
@@ -22,6 +23,7 @@ from lcml.cli import app
 
 FITS_GOOD = "kplr010002792-2009259160929_llc.fits"  # KIC 10002792, one Kepler quarter
 CATALINA_CLASSES = ("EW", "EA", "RRab", "RRc", "Rot")
+PROGRESS = re.compile(r"^\[ *\d+\.\d s\] ")  # lcml's progress lines (lcml.cli.common)
 
 
 # ---------------------------------------------------------------- helpers
@@ -38,9 +40,10 @@ def lcml(*args: str):
 
 
 def error_line(result) -> str:
-    """The single ``error:`` line of a failed command (stderr holds nothing else)."""
+    """The single ``error:`` line of a failed command (stderr holds nothing else but progress lines,
+    ``[  t s] ...``, which say what the command was doing when it failed)."""
     assert result.exit_code != 0, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not PROGRESS.match(line)]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     return lines[0]
 
