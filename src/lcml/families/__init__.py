@@ -33,45 +33,30 @@ from lcml.families.base import Family
 FAMILIES: tuple[str, ...] = SearchParams.family_names()
 
 
+#: where each family's serving side lives, imported only when asked for (a family's torch code stays unloaded)
+_CLASSES = {
+    "conv_bilstm": "lcml.families.conv_bilstm:ConvBiLSTMFamily",
+    "swin": "lcml.families.swin:SwinFamily",
+    "baseline": "lcml.families.baseline:BaselineFamily",
+    "astrom3": "lcml.families.astrom3:AstroM3Family",
+    "fusion": "lcml.families.fusion:FusionFamily",
+    "lc_text": "lcml.families.lc_text:LcTextFamily",
+    "lc_image": "lcml.families.lc_image:LcImageFamily",
+    "lc_audio": "lcml.families.lc_audio:LcAudioFamily",
+    "voting": "lcml.families.voting:VotingFamily",
+}
+assert set(_CLASSES) == set(FAMILIES)
+
+
 def get_family(name: str) -> Family:
     """The family called ``name``; ``ValueError`` naming the known ones otherwise."""
-    if name == "conv_bilstm":
-        from lcml.families.conv_bilstm import ConvBiLSTMFamily
+    import importlib
 
-        return ConvBiLSTMFamily()
-    if name == "swin":
-        from lcml.families.swin import SwinFamily
-
-        return SwinFamily()
-    if name == "baseline":
-        from lcml.families.baseline import BaselineFamily
-
-        return BaselineFamily()
-    if name == "astrom3":
-        from lcml.families.astrom3 import AstroM3Family
-
-        return AstroM3Family()
-    if name == "fusion":
-        from lcml.families.fusion import FusionFamily
-
-        return FusionFamily()
-    if name == "lc_text":
-        from lcml.families.lc_text import LcTextFamily
-
-        return LcTextFamily()
-    if name == "lc_image":
-        from lcml.families.lc_image import LcImageFamily
-
-        return LcImageFamily()
-    if name == "lc_audio":
-        from lcml.families.lc_audio import LcAudioFamily
-
-        return LcAudioFamily()
-    if name == "voting":
-        from lcml.families.voting import VotingFamily
-
-        return VotingFamily(get_family, FAMILIES)
-    raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
+    if name not in _CLASSES:
+        raise ValueError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}")
+    module, cls = _CLASSES[name].split(":")
+    family = getattr(importlib.import_module(module), cls)
+    return family(get_family, FAMILIES) if name == "voting" else family()  # the vote builds its members
 
 
 __all__ = ["FAMILIES", "Family", "get_family"]

@@ -39,7 +39,7 @@ SAMPLE_RATE = 8000
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def _period_days(aux: np.ndarray) -> float:
+def period_days(aux: np.ndarray) -> float:
     """The period from the scalar features (``log10_period`` first; 0 means unknown, e.g. a pre-folded curve)."""
     log_p = float(aux[0])
     return float(10 ** log_p) if log_p != 0.0 else 0.0
@@ -49,11 +49,15 @@ def _amplitude(aux: np.ndarray) -> float:
     return float(10 ** float(aux[1]))
 
 
-def _levels(folded: np.ndarray, levels: int) -> np.ndarray:
-    """The folded curve (zero median, unit range) as integers ``0..levels-1``, brightest highest."""
+def _unit_range(folded: np.ndarray) -> np.ndarray:
+    """The folded curve scaled to 0 (faintest) .. 1 (brightest); all zeros when it is flat."""
     span = float(folded.max() - folded.min())
-    scaled = (folded - folded.min()) / span if span > 0 else np.zeros_like(folded)
-    return np.minimum((scaled * levels).astype(int), levels - 1)
+    return (folded - folded.min()) / span if span > 0 else np.zeros_like(folded)
+
+
+def _levels(folded: np.ndarray, levels: int) -> np.ndarray:
+    """The folded curve as integers ``0..levels-1``, brightest highest."""
+    return np.minimum((_unit_range(folded) * levels).astype(int), levels - 1)
 
 
 def rebin(folded: np.ndarray, bins: int) -> np.ndarray:
@@ -76,7 +80,7 @@ def _number(value: float) -> list[str]:
 
 def text_prefix(aux: np.ndarray) -> list[str]:
     """The words before the curve: period and amplitude, digit by digit, then ``curve``."""
-    period = _period_days(aux)
+    period = period_days(aux)
     return (["period", *_number(period), "days"] if period > 0 else ["period", "unknown"]) + [
         "amplitude", *_number(_amplitude(aux)), "relative", "flux", "curve"]
 
@@ -128,12 +132,11 @@ def sonify(folded: np.ndarray, aux: np.ndarray, *, seconds: float = 2.0, sample_
            base_hz: float = 220.0, octaves: float = 2.0) -> np.ndarray:
     """The ``lc-audio/1`` waveform of one curve: float32 samples in -1..1 (see the module docstring)."""
     folded = np.asarray(folded, float)
-    period = _period_days(aux)
+    period = period_days(aux)
     cycle = float(np.clip(0.25 * (period if period > 0 else 1.0) ** (1 / 3), 0.06, 1.0))
     n = int(round(seconds * sample_rate))
     phase = np.mod(np.arange(n) / (cycle * sample_rate), 1.0)
-    span = float(folded.max() - folded.min())
-    level = (folded - folded.min()) / span if span > 0 else np.zeros_like(folded)
+    level = _unit_range(folded)
     bins = np.minimum((phase * folded.size).astype(int), folded.size - 1)
     pitch = base_hz * 2.0 ** (octaves * level[bins])
     loudness = 0.2 + 0.8 * min(1.0, _amplitude(aux))

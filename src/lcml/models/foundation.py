@@ -82,7 +82,9 @@ def _lora(model: nn.Module, rank: int) -> nn.Module:
     return get_peft_model(model, config)
 
 
-class _TextCfg:
+class SpecCfg:
+    """What ``train_model`` reads (``n_classes``) and what rebuilds the model (``as_dict``): the spec itself."""
+
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
         self.n_classes = int(spec["n_classes"])
@@ -91,7 +93,29 @@ class _TextCfg:
         return self.spec
 
 
-class TextClassifier(nn.Module):
+class ScalarsHead:
+    """Mixin of the LC series' classifiers: a linear head over pooled features, with the first ``n_aux``
+    scalar features (standardised on the training set) beside them when ``n_aux`` > 0."""
+
+    def _init_head(self, width: int, n_aux: int, n_classes: int, dropout: float) -> None:
+        self.register_buffer("aux_mean", torch.zeros(n_aux))
+        self.register_buffer("aux_std", torch.ones(n_aux))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width + n_aux, n_classes))
+
+    def set_aux_stats(self, aux: torch.Tensor) -> None:
+        n = self.aux_mean.numel()
+        if n:
+            self.aux_mean.copy_(aux[:, :n].mean(0))
+            self.aux_std.copy_(aux[:, :n].std(0).clamp_min(1e-6))
+
+    def _classify(self, pooled: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
+        n = self.aux_mean.numel()
+        if n:
+            pooled = torch.cat([pooled, (aux[:, :n] - self.aux_mean) / self.aux_std], dim=1)
+        return self.head(pooled)
+
+
+class TextClassifier(ScalarsHead, nn.Module):
     """A pretrained language model over the ``lc-text/2`` tokens, mean-pooled, then a linear head.
 
     Input ``x``: ``(B, n_prefix + fine_bins)`` float, the prefix's word indices into ``TEXT_WORDS``
@@ -104,7 +128,7 @@ class TextClassifier(nn.Module):
         from transformers import AutoConfig, AutoModel
 
         super().__init__()
-        self.cfg = _TextCfg(spec)
+        self.cfg = SpecCfg(spec)
         info = spec["backbone"]
         if weights is not None:  # pretrained: the local folder's weights
             self.encoder = AutoModel.from_pretrained(str(weights), local_files_only=True)
@@ -119,16 +143,10 @@ class TextClassifier(nn.Module):
         for i, piece in enumerate(info["word_tokens"]):
             table[i, : len(piece)] = torch.tensor(piece, dtype=torch.long)
         self.register_buffer("word_tokens", table, persistent=False)
-        n_aux = int(spec.get("n_aux", 0))
-        self.register_buffer("aux_mean", torch.zeros(n_aux))
-        self.register_buffer("aux_std", torch.ones(n_aux))
-        self.head = nn.Sequential(nn.Dropout(float(spec.get("dropout", 0.1))),
-                                  nn.Linear(width + n_aux, self.cfg.n_classes))
-
-    def set_aux_stats(self, aux: torch.Tensor) -> None:
-        if self.aux_mean.numel():
-            self.aux_mean.copy_(aux[:, : self.aux_mean.numel()].mean(0))
-            self.aux_std.copy_(aux[:, : self.aux_mean.numel()].std(0).clamp_min(1e-6))
+        # the tokens the tokenizer wraps a text in (CLS/SEP, BOS, or none), built once, not at every forward
+        self.register_buffer("prefix_tokens", torch.tensor(info["prefix_tokens"], dtype=torch.long), persistent=False)
+        self.register_buffer("suffix_tokens", torch.tensor(info["suffix_tokens"], dtype=torch.long), persistent=False)
+        self._init_head(width, int(spec.get("n_aux", 0)), self.cfg.n_classes, float(spec.get("dropout", 0.1)))
 
     def words(self, x: torch.Tensor) -> torch.Tensor:
         """Word indices ``(B, n_prefix + bins)`` (``-1`` pads): the prefix, then the curve's level letters."""
@@ -147,9 +165,7 @@ class TextClassifier(nn.Module):
         words = self.words(x)
         ids = self.word_tokens[words.clamp_min(0)]  # (B, W, most)
         ids = torch.where((words >= 0).unsqueeze(-1), ids, torch.full_like(ids, -1)).flatten(1)
-        edge = len(x), 1
-        ids = torch.cat([torch.tensor(info["prefix_tokens"], device=x.device).long().expand(edge[0], -1), ids,
-                         torch.tensor(info["suffix_tokens"], device=x.device).long().expand(edge[0], -1)], dim=1)
+        ids = torch.cat([self.prefix_tokens.expand(len(x), -1), ids, self.suffix_tokens.expand(len(x), -1)], dim=1)
         keep = ids >= 0
         order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)  # real tokens first, in order
         ids, keep = ids.gather(1, order), keep.gather(1, order)
@@ -159,8 +175,4 @@ class TextClassifier(nn.Module):
         ids, mask = self.tokens(x)
         hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
         weights = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-        n_aux = self.aux_mean.numel()
-        if n_aux:
-            pooled = torch.cat([pooled, (aux[:, :n_aux] - self.aux_mean) / self.aux_std], dim=1)
-        return self.head(pooled)
+        return self._classify((hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0), aux)

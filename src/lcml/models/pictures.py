@@ -21,15 +21,7 @@ import torch
 from torch import nn
 
 from lcml.errors import ConfigError
-
-class _Cfg:
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
-        self.n_classes = int(spec["n_classes"])
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.spec
-
+from lcml.models.foundation import ScalarsHead, SpecCfg
 
 def small_cnn(width: int = 32) -> tuple[nn.Module, int]:
     """Four conv blocks (conv, batch norm, ReLU, 2x2 pooling), then global average pooling."""
@@ -64,12 +56,12 @@ def efficientnet(name: str, weights: Path | None) -> tuple[nn.Module, int]:
     return model, width
 
 
-class PictureClassifier(nn.Module):
+class PictureClassifier(ScalarsHead, nn.Module):
     """A ``(B, H, W)`` image through a backbone (``spec['arch']``), scalars beside, then a linear head."""
 
     def __init__(self, spec: dict[str, Any], weights: Path | None = None) -> None:
         super().__init__()
-        self.cfg = _Cfg(spec)
+        self.cfg = SpecCfg(spec)
         arch = spec["arch"]
         if arch == "small_cnn":
             self.backbone, width = small_cnn(int(spec.get("width", 32)))
@@ -77,17 +69,7 @@ class PictureClassifier(nn.Module):
         else:
             self.backbone, width = efficientnet(arch, weights)
             self.rgb = True
-        n_aux = int(spec.get("n_aux", 0))
-        self.register_buffer("aux_mean", torch.zeros(n_aux))
-        self.register_buffer("aux_std", torch.ones(n_aux))
-        self.head = nn.Sequential(nn.Dropout(float(spec.get("dropout", 0.2))),
-                                  nn.Linear(width + n_aux, self.cfg.n_classes))
-
-    def set_aux_stats(self, aux: torch.Tensor) -> None:
-        n = self.aux_mean.numel()
-        if n:
-            self.aux_mean.copy_(aux[:, :n].mean(0))
-            self.aux_std.copy_(aux[:, :n].std(0).clamp_min(1e-6))
+        self._init_head(width, int(spec.get("n_aux", 0)), self.cfg.n_classes, float(spec.get("dropout", 0.2)))
 
     def _image(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float().unsqueeze(1)
@@ -97,8 +79,4 @@ class PictureClassifier(nn.Module):
         return x.expand(-1, 3, -1, -1) if self.rgb else x
 
     def forward(self, x: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
-        pooled = self.backbone(self._image(x))
-        n = self.aux_mean.numel()
-        if n:
-            pooled = torch.cat([pooled, (aux[:, :n] - self.aux_mean) / self.aux_std], dim=1)
-        return self.head(pooled)
+        return self._classify(self.backbone(self._image(x)), aux)

@@ -38,7 +38,7 @@ def sonify_file(source: str | Path, output: Path, features: FeatureParams, *, ob
         ``output`` that is a folder or lies in a missing one.
     """
     from lcml.features.extract import featurize
-    from lcml.features.views import SAMPLE_RATE, sonify, write_wav
+    from lcml.features.views import SAMPLE_RATE, period_days, sonify, write_wav
     from lcml.serving.inputs import iter_input
 
     output = Path(output)
@@ -61,5 +61,4 @@ def sonify_file(source: str | Path, output: Path, features: FeatureParams, *, ob
     except ValueError as exc:
         raise InputError(f"{row['object_id']}: {exc}") from None
     write_wav(output, sonify(folded, aux, seconds=seconds), SAMPLE_RATE)
-    period = float(10 ** float(aux[0])) if float(aux[0]) != 0 else 0.0
-    return Sonified(str(row["object_id"]), period, seconds, output)
+    return Sonified(str(row["object_id"]), period_days(aux), seconds, output)
