@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ def log_training_inputs(client, name: str, release: str, paths: Paths, family: s
                         n_workers: int) -> None:
     """Into the active run: drift, params, package versions, Data Docs and the release as a dataset."""
     import mlflow
+    from mlflow.exceptions import MlflowException
     import pandas as pd
 
     from lcml.registry.lineage import package_versions
@@ -78,7 +80,16 @@ def log_training_inputs(client, name: str, release: str, paths: Paths, family: s
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
         dataset = mlflow.data.from_pandas(index, source=data.folder.as_uri(), targets="label", name=release,
                                           digest=rel.manifest_hash(data.folder)[:16])
-    mlflow.log_input(dataset, context="training")
+    for attempt in range(3):
+        try:
+            mlflow.log_input(dataset, context="training")
+            break
+        except MlflowException as exc:
+            # two families' plan tasks log the same release at once: MLflow's get-or-create of the dataset
+            # lets the loser's INSERT hit the unique key; on a retry it finds the winner's row and links it
+            if attempt == 2 or "unique constraint" not in str(exc).lower():
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def log_drift(client, name: str, release: str, paths: Paths, data: TrainingData) -> dict[str, Any] | None:
