@@ -8,7 +8,8 @@ export HF_HUB_OFFLINE := 1
 
 .PHONY: setup demo test mlflow-ui airflow-ui serve clean
 
-setup: $(STAMP)  ## create .venv and install lcml with pinned dependencies (idempotent)
+setup: $(STAMP)  ## create .venv, install lcml with pinned dependencies, and the Debian packages the tests start (idempotent)
+	@scripts/system-packages
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,10 +32,8 @@ mlflow-ui: setup  ## MLflow UI over the local state on http://127.0.0.1:5000
 airflow-ui: setup  ## Airflow (api-server, scheduler, dag-processor) on http://127.0.0.1:8080
 	$(BIN)/lcml airflow standalone
 
-serve: setup  ## REST scoring of the champion on http://127.0.0.1:5001/invocations
-	PATH=$(CURDIR)/$(BIN):$$PATH MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(LCML_HOME)/mlflow.db} \
-	  $(BIN)/mlflow models serve -m models:/kepler-variable-star-classifier@champion \
-	  --env-manager local -h 127.0.0.1 -p 5001
+serve: setup  ## REST scoring of the champion on http://127.0.0.1:5001/invocations (413 above the batch limit)
+	$(BIN)/lcml serve --model models:/kepler-variable-star-classifier@champion --port 5001
 
 clean:  ## remove the local state and the releases (keeps .venv)
 	rm -rf $(LCML_HOME) data

@@ -5,7 +5,7 @@ module         commands
 =============  ===============================================================
 ``data``       ``lcml data build / validate / publish / release / fetch / list / diff / quarantine``
 ``run``        ``lcml train``, ``lcml pipeline run``, ``lcml demo``, ``lcml airflow``, ``lcml predict``,
-               ``lcml sonify``
+               ``lcml sonify``, ``lcml serve``
 ``registry``   ``lcml registry status / rollback / history / compare / lineage / card``, ``lcml reproduce``
 ``study``      ``lcml study phase / sampling / label-fraction``
 ``embed``      ``lcml embed / similar / anomalies / suspects / embedding-map``

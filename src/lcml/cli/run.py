@@ -1,4 +1,5 @@
-"""``lcml train``, ``lcml pipeline run``, ``lcml demo``, ``lcml airflow``: the retrain flow, with or without Airflow."""
+"""``lcml train``, ``lcml pipeline run``, ``lcml demo``, ``lcml airflow``: the retrain flow, with or without Airflow;
+``lcml predict``, ``lcml sonify`` and ``lcml serve``: scoring with a registered model."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 
 from lcml.cli.common import SURVEY_NAMES, Profile, app, fail, guarded, pipeline_app
 from lcml.cli.summary import print_summary
+from lcml.serving.rest import MAX_CURVES, MAX_POINTS
 
 SourceSurvey = Annotated[Optional[str], typer.Option(help=f"survey of --source: {SURVEY_NAMES}")]
 SourcePath = Annotated[Optional[Path], typer.Option(help="survey files to train on (see `lcml data release`)")]
@@ -150,3 +152,21 @@ def sonify(
     params, _ = context(profile)
     typer.echo(sonify_file(input, output, params.features, object_id=object_id, seconds=seconds).summary())
 
+
+
+@app.command()
+@guarded
+def serve(
+    model: Annotated[str, typer.Option(help="MLflow model URI")] = "models:/kepler-variable-star-classifier@champion",
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 5001,
+    max_curves: Annotated[int, typer.Option(min=1, help="curves per request; above: HTTP 413")] = MAX_CURVES,
+    max_points: Annotated[int, typer.Option(min=1, help="points per request, all curves; above: HTTP 413")] = MAX_POINTS,
+    timeout: Annotated[Optional[int], typer.Option(min=1, help="seconds a request may take (then 504)")] = None,
+):
+    """REST scoring of a registered model: MLflow's scoring server (POST /invocations, GET /ping) that
+    answers 413 to a request above the batch limits. The model is loaded and warmed before the port opens.
+    """
+    from lcml.serving.rest import serve as run_server
+
+    run_server(model, host=host, port=port, max_curves=max_curves, max_points=max_points, timeout=timeout)
