@@ -56,3 +56,16 @@ def test_mags_to_flux_reference_magnitude_is_unit_flux():
     flux, err = mags_to_flux(np.array([15.0, 16.0, 14.0]), np.array([0.1, 0.1, 0.1]), 15.0)
     np.testing.assert_allclose(flux, [1.0, 10 ** -0.4, 10 ** 0.4])
     np.testing.assert_allclose(err, 0.4 * np.log(10) * flux * 0.1)
+
+
+def test_counted_yields_everything_and_reports_at_most_every_so_often(caplog):
+    from lcml.data.sources import counted
+
+    with caplog.at_level("INFO", logger="lcml.data"):
+        assert list(counted(range(4), 4, "files", every=0.0)) == [0, 1, 2, 3]
+    assert [r.getMessage() for r in caplog.records] == [
+        "read 1 of 4 files (25%)", "read 2 of 4 files (50%)", "read 3 of 4 files (75%)", "read 4 of 4 files (100%)"]
+    caplog.clear()
+    with caplog.at_level("INFO", logger="lcml.data"):
+        assert list(counted(range(1000), 1000, "files", every=3600.0)) == list(range(1000))
+    assert caplog.records == []  # fast work says nothing

@@ -83,3 +83,15 @@ def test_missing_or_empty_folder(tmp_path):
         read_fits_folder(tmp_path / "nope")
     with pytest.raises(InputError, match="holds no FITS files"):
         read_fits_folder(tmp_path)
+
+
+def test_a_folder_shows_progress_over_its_files(fits_dir, monkeypatch, caplog):
+    import lcml.data.sources as sources
+
+    monkeypatch.setattr(sources, "PROGRESS_EVERY_S", 0.0)  # a line per file; 5 s apart normally
+    with caplog.at_level("INFO", logger="lcml.data"):
+        read_fits_folder(fits_dir)
+    lines = [r.getMessage() for r in caplog.records if r.name == "lcml.data"]
+    assert lines[0].startswith("read 1 of ") and lines[0].endswith(" FITS files (14%)")
+    assert lines[-1].startswith(f"read {len(list(fits_dir.glob('*.fits')))} of ") and lines[-1].endswith("(100%)")
+    assert len(lines) == len(list(fits_dir.glob("*.fits")))

@@ -43,6 +43,7 @@ from lcml.data.sources import (
     MAG_CONVERSION,
     Ingested,
     check_accounted,
+    counted,
     lightcurve_table,
     mags_to_flux,
     rejected_frame,
@@ -266,7 +267,7 @@ def read_astrom3(
     photometry = _Photometry(root)
     ids, labels, times, fluxes, errors, rows, rejected, spectra = [], [], [], [], [], [], [], []
     try:
-        for record in catalog.to_dict("records"):
+        for record in counted(catalog.to_dict("records"), len(catalog), "AstroM3 objects"):
             read = _light_curve(record, photometry, rejected)
             if read is None:
                 continue

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lcml.data.sources import Ingested, check_accounted, lightcurve_table, mags_to_flux, rejected_frame
+from lcml.data.sources import Ingested, check_accounted, counted, lightcurve_table, mags_to_flux, rejected_frame
 from lcml.errors import InputError
 from lcml.data.sources.catalina import CONVERSION, _magnitude_problem, _no_point_reason, _point_ok
 
@@ -170,7 +170,7 @@ def read_catalina_text(
         rows.append({"object_id": oid, "file": str(file), "n_points": n, "n_dropped_points": len(mjd) - n,
                      "n_duplicate_times": int(np.sum(mjd[ok][1:] == mjd[ok][:-1])), "ref_mag": ref, **extra})
 
-    for file in files:
+    for file in counted(files, len(files), "light-curve files"):
         first = _first_data_line(file)
         is_csv = file.suffix.lower() == ".csv" or "," in first
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lcml.data.sources import Ingested, check_accounted, lightcurve_table, rejected_frame
+from lcml.data.sources import Ingested, check_accounted, counted, lightcurve_table, rejected_frame
 from lcml.errors import InputError
 
 
@@ -261,7 +261,7 @@ def read_fits_folder(
     labels = labels or {}
     groups: dict[str, list[dict]] = {}
     rejected = []
-    for path in files:
+    for path in counted(files, len(files), "FITS files"):
         try:
             segment = _read_segment(path, quality_bitmask)
         except InputError as exc:
