@@ -29,29 +29,90 @@ def harmonic_chi2(
     one curve (a weighted residual variance), not across curves.
     """
     t = np.asarray(time, float) - float(time[0])
-    y = np.asarray(flux, float)
-    w = _weights(flux_err, t.size)
-    y = y - np.sum(w * y)  # centring keeps the normal equations well conditioned
     freqs = np.atleast_1d(np.asarray(frequencies, float))
-    p = 2 * nterms + 1
+    fit = _Centred(t, flux, flux_err)
+    chunk = max(1, _FIT_CHUNK_ELEMENTS // t.size)
     out = np.empty(freqs.size)
-    chunk = max(1, _FIT_CHUNK_ELEMENTS // (t.size * p))
-    wy = w * y
-    yy = float(np.sum(wy * y))
-    k = np.arange(1, nterms + 1)
     for start in range(0, freqs.size, chunk):
         f = freqs[start:start + chunk]
-        angle = 2 * np.pi * f[:, None, None] * t[None, :, None] * k[None, None, :]  # (F, n, m)
-        x = np.concatenate([np.ones(angle.shape[:2] + (1,)), np.cos(angle), np.sin(angle)], axis=2)
-        xw = x * w[None, :, None]
-        a = np.matmul(xw.transpose(0, 2, 1), x)  # matmul beats einsum here by ~5x (BLAS batches)
-        b = xw.transpose(0, 2, 1) @ y
+        out[start:start + chunk] = fit.chi2(np.exp(2j * np.pi * f[:, None] * t[None, :]), nterms)
+    return out
+
+
+def harmonic_chi2_around(
+    time: np.ndarray,
+    flux: np.ndarray,
+    flux_err: np.ndarray | None,
+    centres: np.ndarray,
+    offsets: np.ndarray,
+    nterms: int,
+) -> np.ndarray:
+    """:func:`harmonic_chi2` at every ``centres[i] + offsets[j]``, shape ``(len(centres), len(offsets))``.
+
+    The same sums, ~4x cheaper when many frequencies are refined around a few peaks:
+    ``exp(2 pi i (c + o) t) = exp(2 pi i c t) exp(2 pi i o t)`` needs one complex exponential per
+    centre and per offset instead of one per pair (the exponentials are most of the work).
+    """
+    t = np.asarray(time, float) - float(time[0])
+    centres, offsets = np.atleast_1d(np.asarray(centres, float)), np.atleast_1d(np.asarray(offsets, float))
+    fit = _Centred(t, flux, flux_err)
+    shift = np.exp(2j * np.pi * offsets[:, None] * t[None, :])  # (J, n)
+    rows = max(1, _FIT_CHUNK_ELEMENTS // (t.size * offsets.size))
+    out = np.empty((centres.size, offsets.size))
+    for start in range(0, centres.size, rows):
+        base = np.exp(2j * np.pi * centres[start:start + rows, None] * t[None, :])  # (C, n)
+        z = (base[:, None, :] * shift[None, :, :]).reshape(-1, t.size)
+        out[start:start + rows] = fit.chi2(z, nterms).reshape(-1, offsets.size)
+    return out
+
+
+class _Centred:
+    """A light curve's weights and weighted-mean-centred flux, for least-squares fits at many frequencies.
+
+    A fit's normal equations need only the weighted sums ``S_m = sum w z^m`` (m = 0..2K) and
+    ``Y_k = sum w y z^k`` (k = 1..K) of ``z = exp(2 pi i f t)``: products of harmonics are harmonics
+    (``cos a cos b = (cos(a-b) + cos(a+b)) / 2``), so no ``(frequencies x points x parameters)`` design
+    matrix is built.
+    """
+
+    def __init__(self, t: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None) -> None:
+        y = np.asarray(flux, float)
+        self.w = _weights(flux_err, t.size)
+        self.y = y - np.sum(self.w * y)  # centring keeps the normal equations well conditioned
+        self.wy = self.w * self.y
+        self.yy = float(np.sum(self.wy * self.y))
+        self.sw = float(self.w.sum())
+
+    def chi2(self, z: np.ndarray, nterms: int) -> np.ndarray:
+        """Weighted residual sum of squares at each row of ``z`` (``exp(2 pi i f t)``, one row per frequency)."""
+        if nterms == 0:
+            return np.full(z.shape[0], max(self.yy, 0.0))
+        k, p = nterms, 2 * nterms + 1
+        s = np.empty((z.shape[0], 2 * k + 1), complex)
+        yk = np.empty((z.shape[0], k), complex)
+        s[:, 0], zm = self.sw, z
+        for m in range(1, 2 * k + 1):
+            zm = zm if m == 1 else zm * z
+            s[:, m] = zm @ self.w
+            if m <= k:
+                yk[:, m - 1] = zm @ self.wy
+        kk, ll = np.meshgrid(np.arange(1, k + 1), np.arange(1, k + 1), indexing="ij")
+        diff, total = s[:, np.abs(kk - ll)], s[:, kk + ll]
+        a = np.empty((z.shape[0], p, p))
+        a[:, 0, 0] = self.sw
+        a[:, 0, 1:k + 1] = a[:, 1:k + 1, 0] = s[:, 1:k + 1].real
+        a[:, 0, k + 1:] = a[:, k + 1:, 0] = s[:, 1:k + 1].imag
+        a[:, 1:k + 1, 1:k + 1] = 0.5 * (diff.real + total.real)   # sum w cos(k.) cos(l.)
+        a[:, k + 1:, k + 1:] = 0.5 * (diff.real - total.real)     # sum w sin(k.) sin(l.)
+        cos_sin = 0.5 * (total.imag - np.sign(kk - ll) * diff.imag)  # sum w cos(k.) sin(l.)
+        a[:, 1:k + 1, k + 1:] = cos_sin
+        a[:, k + 1:, 1:k + 1] = cos_sin.transpose(0, 2, 1)
+        b = np.concatenate([np.zeros((z.shape[0], 1)), yk.real, yk.imag], axis=1)
         # A tiny ridge keeps the solve finite when a frequency makes columns degenerate
         # (e.g. harmonics that hit the Nyquist of regularly sampled data).
         a += 1e-12 * np.eye(p)[None]
         beta = np.linalg.solve(a, b[..., None])[..., 0]
-        out[start:start + chunk] = np.maximum(yy - np.sum(beta * b, axis=1), 0.0)
-    return out
+        return np.maximum(self.yy - np.sum(beta * b, axis=1), 0.0)
 
 
 def harmonic_fit(

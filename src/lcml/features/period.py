@@ -29,7 +29,7 @@ from lcml.features.double_period import (  # noqa: F401
     SecondaryFrequency, _f_significance, fourier_shape, is_flat, resolve_double_period, secondary_frequency,
 )
 from lcml.features.harmonics import (  # noqa: F401
-    _weights, harmonic_chi2, harmonic_fit, minimum_narrowness,
+    _weights, harmonic_chi2, harmonic_chi2_around, harmonic_fit, minimum_narrowness,
 )
 from lcml.features.periodogram import (  # noqa: F401
     BACKENDS, BAND_SPLIT_CPD, Backend, DEFAULT_BACKEND, DoublePeriodVerdict, MAX_GRID_SIZE, PeriodResult,
@@ -82,8 +82,11 @@ def _choose(
     offsets = np.linspace(-1.0, 1.0, 2 * refine_steps + 1) * df
     # Each candidate is refined over +-1 grid step: the 1-term peak and the multi-harmonic optimum
     # differ by a fraction of a step, and a 1% period tolerance on long periods is below one step.
-    trial = np.clip(freqs[:, None] + offsets[None, :], *limits)
-    chi2 = harmonic_chi2(t, y, e, trial.ravel(), nterms).reshape(trial.shape)
+    raw = freqs[:, None] + offsets[None, :]
+    trial = np.clip(raw, *limits)
+    chi2 = harmonic_chi2_around(t, y, e, freqs, offsets, nterms)
+    if (edge := np.flatnonzero((trial != raw).any(axis=1))).size:  # a candidate at the grid's edge
+        chi2[edge] = harmonic_chi2(t, y, e, trial[edge].ravel(), nterms).reshape(edge.size, -1)
     # Compare candidates by their best refined fit; same number of parameters, so plain chi2.
     best_c = int(np.argmin(chi2.min(axis=1)))
     freq = float(trial[best_c, int(np.argmin(chi2[best_c]))])

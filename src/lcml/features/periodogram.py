@@ -11,6 +11,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 from astropy.timeseries import LombScargle
 
+from lcml.features.ls_exact import ls_power_around, ls_power_at  # noqa: F401 - read here by the search's callers
+
 
 #: Split between g-mode (gamma Dor) and p-mode (delta Scuti) frequencies, cycles/day.
 BAND_SPLIT_CPD = 4.0
@@ -175,12 +177,11 @@ def _powers(
 
         power = torch_powers(t, flux, flux_err, grid)
     elif backend == "nifty":
-        import nifty_ls
+        from lcml.features.nufft import nufft_powers
 
-        power = nifty_ls.lombscargle(
-            t, flux, flux_err, fmin=float(grid[0]), fmax=float(grid[-1]), Nf=grid.size,
-            backend="finufft", nthreads=nthreads, **({"finufft_kwargs": {"eps": eps}} if eps else {}),
-        ).power
+        # nifty-ls's transforms, with the NUFFT plans kept across curves (lcml.features.nufft)
+        power = nufft_powers(t, flux, flux_err, float(grid[0]), float(grid[1] - grid[0]), grid.size,
+                             eps=eps or 1e-9, nthreads=nthreads)
     elif backend == "astropy":
         if flux.ndim == 2:
             errs = [None] * len(flux) if flux_err is None else np.broadcast_to(flux_err, flux.shape)
@@ -250,39 +251,6 @@ def _peak_candidates(power: np.ndarray, n_candidates: int) -> np.ndarray:
     return peaks[order]
 
 
-def ls_power_at(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None,
-                frequencies: np.ndarray) -> np.ndarray:
-    """Exact one-term Lomb–Scargle power (floating mean, standard normalisation) at any frequencies.
-
-    The generalised periodogram of Zechmeister & Kürster (2009), evaluated directly: what both
-    backends approximate on a uniform grid (they agree to ~1e-9), for a few hundred frequencies.
-    """
-    t = np.asarray(time, float) - float(time[0])
-    w = np.full(t.size, 1.0 / t.size) if flux_err is None else 1.0 / np.asarray(flux_err, float) ** 2
-    w = w / w.sum()
-    y = np.asarray(flux, float)
-    y = y - np.sum(w * y)
-    yy = float(np.sum(w * y * y))
-    freqs = np.atleast_1d(np.asarray(frequencies, float))
-    out = np.zeros(freqs.size)
-    if not yy > 0:
-        return out
-    chunk = max(1, 2_000_000 // max(t.size, 1))
-    for start in range(0, freqs.size, chunk):
-        angle = 2 * np.pi * freqs[start:start + chunk, None] * t[None, :]
-        cos, sin = np.cos(angle), np.sin(angle)
-        c, s_ = cos @ w, sin @ w
-        yc, ys = cos @ (w * y), sin @ (w * y)
-        cc = (cos * cos) @ w - c * c
-        ss = (sin * sin) @ w - s_ * s_
-        cs = (cos * sin) @ w - c * s_
-        d = cc * ss - cs * cs
-        with np.errstate(divide="ignore", invalid="ignore"):
-            power = (ss * yc * yc + cc * ys * ys - 2 * cs * yc * ys) / (yy * d)
-        out[start:start + chunk] = np.where(np.isfinite(power) & (d > 0), np.clip(power, 0.0, 1.0), 0.0)
-    return out
-
-
 @dataclass(frozen=True)
 class Peaks:
     """The highest periodogram peaks found by :func:`coarse_peaks`, highest first."""
@@ -344,8 +312,12 @@ def _masked(freqs: np.ndarray, power: np.ndarray, mask: list[tuple[float, float]
 def _refine(t, y, e, centres: np.ndarray, offsets: np.ndarray, limits: tuple[float, float],
             mask: list[tuple[float, float]] | None) -> tuple[np.ndarray, np.ndarray]:
     """Each centre moved to the highest exact power among ``centre + offsets``; the new centres and powers."""
-    trial = np.clip(centres[:, None] + offsets[None, :], *limits)
-    power = _masked(trial, ls_power_at(t, y, e, trial.ravel()).reshape(trial.shape), mask)
+    raw = centres[:, None] + offsets[None, :]
+    trial = np.clip(raw, *limits)
+    power = ls_power_around(t, y, e, centres, offsets)
+    if (edge := np.flatnonzero((trial != raw).any(axis=1))).size:  # a peak at the range's edge
+        power[edge] = ls_power_at(t, y, e, trial[edge].ravel()).reshape(edge.size, -1)
+    power = _masked(trial, power, mask)
     best = power.argmax(axis=1)
     rows = np.arange(len(centres))
     return trial[rows, best], power[rows, best]

@@ -1,0 +1,68 @@
+"""The exact one-term Lomb–Scargle power at chosen frequencies: what refines the coarse search's peaks
+(:func:`lcml.features.periodogram.coarse_peaks`) and checks the NUFFT's powers in the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def ls_power_at(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None,
+                frequencies: np.ndarray) -> np.ndarray:
+    """Exact one-term Lomb–Scargle power (floating mean, standard normalisation) at any frequencies.
+
+    The generalised periodogram of Zechmeister & Kürster (2009), evaluated directly: what both
+    backends approximate on a uniform grid (they agree to ~1e-9), for a few hundred frequencies.
+    """
+    t = np.asarray(time, float) - float(time[0])
+    freqs = np.atleast_1d(np.asarray(frequencies, float))
+    sums = _LsSums(t, flux, flux_err)
+    out = np.zeros(freqs.size)
+    if not sums.yy > 0:
+        return out
+    chunk = max(1, 2_000_000 // max(t.size, 1))
+    for start in range(0, freqs.size, chunk):
+        out[start:start + chunk] = sums.power(np.exp(2j * np.pi * freqs[start:start + chunk, None] * t[None, :]))
+    return out
+
+
+def ls_power_around(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None,
+                    centres: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """:func:`ls_power_at` at every ``centres[i] + offsets[j]``, shape ``(len(centres), len(offsets))``: one
+    complex exponential per centre and per offset instead of one per pair (as
+    :func:`lcml.features.harmonics.harmonic_chi2_around`)."""
+    t = np.asarray(time, float) - float(time[0])
+    centres, offsets = np.atleast_1d(np.asarray(centres, float)), np.atleast_1d(np.asarray(offsets, float))
+    sums = _LsSums(t, flux, flux_err)
+    out = np.zeros((centres.size, offsets.size))
+    if not sums.yy > 0:
+        return out
+    shift = np.exp(2j * np.pi * offsets[:, None] * t[None, :])
+    rows = max(1, 2_000_000 // max(t.size * offsets.size, 1))
+    for start in range(0, centres.size, rows):
+        base = np.exp(2j * np.pi * centres[start:start + rows, None] * t[None, :])
+        out[start:start + rows] = sums.power((base[:, None, :] * shift[None]).reshape(-1, t.size)).reshape(-1, offsets.size)
+    return out
+
+
+class _LsSums:
+    """Weights and centred flux of one curve; :meth:`power` from ``z = exp(2 pi i f t)`` (one row per
+    frequency) through the weighted sums of ``z``, ``z**2`` and ``y z`` (``cos**2 = (1 + cos 2x) / 2``...)."""
+
+    def __init__(self, t: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None) -> None:
+        w = np.full(t.size, 1.0 / t.size) if flux_err is None else 1.0 / np.asarray(flux_err, float) ** 2
+        self.w = w / w.sum()
+        y = np.asarray(flux, float)
+        self.y = y - np.sum(self.w * y)
+        self.yy = float(np.sum(self.w * self.y * self.y))
+        self.sw = float(self.w.sum())
+
+    def power(self, z: np.ndarray) -> np.ndarray:
+        s1, s2, yz = z @ self.w, (z * z) @ self.w, z @ (self.w * self.y)
+        c, s_, yc, ys = s1.real, s1.imag, yz.real, yz.imag
+        cc = 0.5 * (self.sw + s2.real) - c * c
+        ss = 0.5 * (self.sw - s2.real) - s_ * s_
+        cs = 0.5 * s2.imag - c * s_
+        d = cc * ss - cs * cs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            power = (ss * yc * yc + cc * ys * ys - 2 * cs * yc * ys) / (self.yy * d)
+        return np.where(np.isfinite(power) & (d > 0), np.clip(power, 0.0, 1.0), 0.0)
