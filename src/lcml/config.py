@@ -338,6 +338,11 @@ class Paths:
         return self.home / "reports"
 
     @property
+    def feature_cache(self) -> Path:
+        """Where trainings keep the feature arrays of their splits (:func:`lcml.features.extract.feature_cache`)."""
+        return self.home / "cache" / "features"
+
+    @property
     def airflow_home(self) -> Path:
         return Path(os.environ.get("AIRFLOW_HOME") or self.home / "airflow")
 

@@ -3,7 +3,7 @@
 =============  ===============================================================
 module         commands
 =============  ===============================================================
-``data``       ``lcml data build / validate / publish / release / fetch / list / diff / quarantine``
+``data``       ``lcml data build / validate / publish / release / features / fetch / list / diff / quarantine``
 ``run``        ``lcml train``, ``lcml pipeline run``, ``lcml demo``, ``lcml airflow``, ``lcml predict``,
                ``lcml sonify``, ``lcml serve``
 ``registry``   ``lcml registry status / rollback / history / compare / lineage / card``, ``lcml reproduce``

@@ -1,4 +1,4 @@
-"""``lcml data …``: build, validate, publish, fetch and inspect releases."""
+"""``lcml data …``: build, validate, publish, fetch and inspect releases; compute their features ahead."""
 
 from __future__ import annotations
 
@@ -42,6 +42,21 @@ def data_validate(release: str, profile: Profile = None,
 
     summary = validate(release, profile=profile)
     typer.echo(json.dumps(summary, indent=2) if as_json else "\n".join(_validated_lines(summary)))
+
+
+@data_app.command("features")
+@guarded
+def data_features(release: str, profile: Profile = None,
+                  family: Annotated[str, typer.Option(help="whose features (the baseline's)")] = "baseline"):
+    """Compute RELEASE's training features ahead, a batch of curves at a time, into the feature cache
+    that `lcml train` on it then reads (memory holds one batch, whatever the release's size)."""
+    from lcml.pipeline.features import featurize_release
+
+    out = featurize_release(release, family=family, profile=profile)
+    for split in ("train", "val"):
+        done = out[split]
+        typer.echo(f"{split}: {done['n_curves']:,} curves, {'already cached' if done['cached'] else 'computed'} "
+                   f"({done['entry']} in {out['cache']})")
 
 
 @data_app.command("publish")

@@ -40,33 +40,52 @@ def ks_compare(reference: np.ndarray, current: np.ndarray) -> dict[str, Any]:
 
 
 def curve_stats(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per-object n_points, baseline_days, amplitude (2.5–97.5 % range of flux), median flux_err."""
+    """Per-object n_points, baseline_days, amplitude (2.5–97.5 % range of flux), median flux_err, and the
+    label; on ``frame``'s index. A missing list counts as empty."""
     rows = []
     for t, f, e in zip(frame["time"], frame["flux"], frame["flux_err"]):
-        t, f, e = np.asarray(t, float), np.asarray(f, float), np.asarray(e, float)
+        t, f, e = (np.asarray(x if x is not None else [], float) for x in (t, f, e))
         rows.append({
             "n_points": float(t.size),
             "baseline_days": float(t[-1] - t[0]) if t.size else 0.0,
             "amplitude": float(np.percentile(f, 97.5) - np.percentile(f, 2.5)) if f.size else 0.0,
             "median_flux_err": float(np.median(e)) if e.size else 0.0,
         })
-    return pd.DataFrame(rows)
+    stats = pd.DataFrame(rows, columns=list(STAT_COLUMNS), index=frame.index, dtype=float)
+    return stats.assign(label=frame["label"].astype(object))
+
+
+#: the light-curve statistics compared (:func:`curve_stats`)
+STAT_COLUMNS = ("n_points", "baseline_days", "amplitude", "median_flux_err")
+
+
+def release_stats(folder: Path) -> pd.DataFrame:
+    """:func:`curve_stats` of a release's usable rows, read a batch at a time (a release of any size)."""
+    from lcml.data import release as rel
+
+    parts = [curve_stats(frame) for frame in rel.scan_release(folder, ["object_id", "label", "time", "flux", "flux_err"],
+                                                               usable_only=True)]
+    return pd.concat(parts) if parts else pd.DataFrame(columns=[*STAT_COLUMNS, "label"])
 
 
 def drift_report(reference: pd.DataFrame, current: pd.DataFrame, *, reference_id: str, current_id: str) -> dict[str, Any]:
     """Compare ``current`` with ``reference`` (both release frames); ``drifted`` lists what moved."""
-    ref, cur = curve_stats(reference), curve_stats(current)
-    features = {col: ks_compare(ref[col].to_numpy(), cur[col].to_numpy()) for col in ref.columns}
-    ref_mix = reference["label"].value_counts(normalize=True)
-    cur_mix = current["label"].value_counts(normalize=True)
+    return stats_drift(curve_stats(reference), curve_stats(current), reference_id=reference_id, current_id=current_id)
+
+
+def stats_drift(ref: pd.DataFrame, cur: pd.DataFrame, *, reference_id: str, current_id: str) -> dict[str, Any]:
+    """:func:`drift_report` from the releases' :func:`curve_stats` (what a streaming reader keeps)."""
+    features = {col: ks_compare(ref[col].to_numpy(), cur[col].to_numpy()) for col in STAT_COLUMNS}
+    ref_mix = ref["label"].value_counts(normalize=True)
+    cur_mix = cur["label"].value_counts(normalize=True)
     classes = sorted(set(ref_mix.index) | set(cur_mix.index))
     mix = {c: {"reference": float(ref_mix.get(c, 0.0)), "current": float(cur_mix.get(c, 0.0))} for c in classes}
     shifted = [c for c, v in mix.items() if abs(v["current"] - v["reference"]) >= MIN_CLASS_SHIFT]
     return {
         "reference_release": reference_id,
         "current_release": current_id,
-        "n_reference": int(len(reference)),
-        "n_current": int(len(current)),
+        "n_reference": int(len(ref)),
+        "n_current": int(len(cur)),
         "features": features,
         "class_mix": mix,
         "drifted": [k for k, v in features.items() if v["drifted"]] + [f"class:{c}" for c in shifted],
@@ -94,17 +113,17 @@ def release_drift(
     previous
         Folder of the previous release (validated: its quarantine is left out).
     current, current_objects
-        Accepted light-curve rows and metadata rows of this release.
+        :func:`curve_stats` of this release's accepted light-curve rows, and its accepted metadata rows.
     """
     from lcml.data import release as rel
     from lcml.data.validation.metadata import magnitude_column
 
     reference_id = f"{previous.parent.name}/{previous.name}"
-    reference = rel.load_release(previous, labelled_only=False)
+    reference = release_stats(previous)
     if reference.empty or current.empty:
         return {"reference_release": reference_id, "current_release": current_id, "features": {}, "drifted": [],
                 "skipped": "no accepted objects in " + (reference_id if reference.empty else current_id)}
-    report = drift_report(reference, current, reference_id=reference_id, current_id=current_id)
+    report = stats_drift(reference, current, reference_id=reference_id, current_id=current_id)
     ref_objects_path = previous / rel.OBJECTS
     ref_objects = pd.read_parquet(ref_objects_path) if ref_objects_path.is_file() else None
     if ref_objects is not None:

@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -196,6 +196,52 @@ def quarantined_ids(folder: Path) -> set[str]:
     if not path.is_file():
         return set()
     return set(pq.read_table(path, columns=["object_id"]).column("object_id").to_pylist())
+
+
+#: light-curve rows a streaming reader of a release holds at once (~100 MB of one-quarter Kepler curves)
+SCAN_ROWS = 1000
+
+
+def scan_release(folder: Path, columns: list[str] | None = None, *, usable_only: bool = False,
+                 batch_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """A release's light-curve rows, ``batch_rows`` (:data:`SCAN_ROWS`) at a time, in file order (list
+    columns as NumPy arrays).
+
+    Each frame's index is the row's position in ``lightcurves.parquet``, so per-row results of several
+    batches line up with the whole file. ``usable_only``: quarantined rows left out (as
+    :func:`load_release` leaves them). Memory holds one batch, however big the release.
+    """
+    path = folder / LIGHTCURVES
+    if not path.is_file():
+        raise InputError(f"{folder}: release has no {LIGHTCURVES}")
+    skip = quarantined_ids(folder) if usable_only else set()
+    offset = 0
+    # pre_buffer=False: the read-ahead cache would keep every row group read (see lcml.serving.inputs)
+    handle = pq.ParquetFile(path, pre_buffer=False)
+    for batch in handle.iter_batches(batch_size=batch_rows or SCAN_ROWS, columns=columns):
+        frame = batch.to_pandas()
+        frame.index = pd.RangeIndex(offset, offset + len(frame))
+        offset += len(frame)
+        if skip:
+            frame = frame.loc[~frame["object_id"].isin(skip)]
+        yield frame
+
+
+def take_rows(folder: Path, rows: list[int], batch_rows: int | None = None) -> Iterator[pa.Table]:
+    """The light-curve rows at positions ``rows`` (ascending) of a release, as tables of at most
+    ``batch_rows`` rows' worth of one pass over the file (what a quarantine of any size is written from)."""
+    if any(b <= a for a, b in zip(rows, rows[1:])):
+        raise ValueError("take_rows needs ascending, distinct row positions")
+    wanted, at, offset = rows, 0, 0
+    handle = pq.ParquetFile(folder / LIGHTCURVES, pre_buffer=False)
+    for batch in handle.iter_batches(batch_size=batch_rows or SCAN_ROWS):
+        end = offset + batch.num_rows
+        stop = at
+        while stop < len(wanted) and wanted[stop] < end:
+            stop += 1
+        if stop > at:
+            yield pa.Table.from_batches([batch]).take(pa.array([r - offset for r in wanted[at:stop]], type=pa.int64()))
+        at, offset = stop, end
 
 
 def load_release(

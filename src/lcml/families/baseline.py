@@ -8,6 +8,7 @@ saved before that, with skops, still load, trusting only scikit-learn's tree pre
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,30 +30,20 @@ class BaselineFamily(Family):
     refits = True
 
     def inputs(self, curves, features, options: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        import json
-
         from lcml.features.baseline import FEATURE_NAMES, baseline_matrix
         from lcml.features.extract import cached
 
-        p = features.period
         curves = list(curves)
         if not curves:
             return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros((0, 0), np.float32)
-        # pre-folded curves: time is phase, so the "period" is one unit and nothing is searched
-        folded = bool(getattr(features, "folded", False))
-        # A folded curve costs ~1 ms (no period search): starting worker processes would cost more.
-        n_jobs = 1 if folded else feature_jobs(options)
-        settings = dict(min_period=p.min_period_days, max_period=p.max_period_days, oversample=p.oversample,
-                        prewhiten=not folded)
-        if p.coarse is not None:  # absent from the cache key otherwise: caches made before it still serve
-            settings["coarse"] = p.coarse
-        periods = [1.0] * len(curves) if folded else None
+        settings = feature_settings(features, options)
 
         def compute() -> dict[str, np.ndarray]:
-            return {"x": baseline_matrix(curves, **settings, periods=periods, n_jobs=n_jobs)}
+            return {"x": baseline_matrix(curves, **settings.kwargs, periods=settings.periods(len(curves)),
+                                         n_jobs=settings.n_jobs)}
 
         # inside feature_cache (a training): the search workers' matrices serve the refit
-        x = cached(curves, json.dumps({"baseline": FEATURE_NAMES, "folded": folded, **settings}), compute)["x"]
+        x = cached(curves, settings.key, compute)["x"]
         return x.astype(np.float32), np.zeros((len(x), 0), np.float32)
 
     def save(self, model, path: Path) -> None:
@@ -75,6 +66,37 @@ class BaselineFamily(Family):
             # a class absent from the training split has no column in scikit-learn's output
             out[:, model.model.classes_] = model.model.predict_proba(_columns_for(model.model, x))
         return out
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """How the baseline computes a release's features (:func:`feature_settings`)."""
+
+    kwargs: dict[str, Any]   #: :func:`lcml.features.baseline.baseline_matrix`'s settings
+    folded: bool             #: pre-folded curves: time is phase, nothing is searched
+    n_jobs: int              #: feature processes
+    key: str                 #: what the feature cache's key names besides the curves
+
+    def periods(self, n: int) -> list[float] | None:
+        return [1.0] * n if self.folded else None
+
+
+def feature_settings(features, options: dict[str, Any] | None) -> FeatureSettings:
+    """The baseline's feature settings for ``features`` (a survey's :class:`lcml.config.FeatureParams`) and
+    ``options``: one place for :meth:`BaselineFamily.inputs` and the streamed features of a release."""
+    import json
+
+    from lcml.features.baseline import FEATURE_NAMES
+
+    p = features.period
+    folded = bool(getattr(features, "folded", False))
+    kwargs = dict(min_period=p.min_period_days, max_period=p.max_period_days, oversample=p.oversample,
+                  prewhiten=not folded)
+    if p.coarse is not None:  # absent from the cache key otherwise: caches made before it still serve
+        kwargs["coarse"] = p.coarse
+    # A folded curve costs ~1 ms (no period search): starting worker processes would cost more.
+    n_jobs = 1 if folded else feature_jobs(options)
+    return FeatureSettings(kwargs, folded, n_jobs, json.dumps({"baseline": FEATURE_NAMES, "folded": folded, **kwargs}))
 
 
 def _load_skops(path: Path):

@@ -124,16 +124,39 @@ def cached(curves: list, settings: str, compute: Callable[[], dict[str, np.ndarr
     folder = _CACHE.get()
     if folder is None or not curves:
         return compute()
-    path = folder / f"{_key(curves, settings)}.npz"
+    digest = CurveDigest(settings)
+    digest.update(curves)
+    path = folder / f"{digest.key()}.npz"
     if path.is_file():
         with np.load(path) as stored:
             return {k: stored[k] for k in stored.files}
     out = compute()
+    store(path, out)
+    return out
+
+
+def store(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write a cache entry atomically: parallel workers never read half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(partial, **out)
-    os.replace(partial, path)  # atomic: parallel workers never read half a file
-    return out
+    np.savez(partial, **arrays)
+    os.replace(partial, path)
+
+
+class CurveDigest:
+    """The cache key of :func:`cached`, fed a batch of curves at a time: a release streamed in batches
+    (:mod:`lcml.pipeline.features`) gets the key a training holding all its curves computes."""
+
+    def __init__(self, settings: str) -> None:
+        self._hash = hashlib.sha256(settings.encode())
+
+    def update(self, curves: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray | None]]) -> None:
+        for t, f, e in curves:
+            for values in (t, f, e):
+                self._hash.update(b"|" if values is None else np.ascontiguousarray(values, np.float64).tobytes())
+
+    def key(self) -> str:
+        return self._hash.hexdigest()[:32]
 
 
 _CACHE: ContextVar[Path | None] = ContextVar("lcml_feature_cache", default=None)
@@ -160,11 +183,3 @@ def shared_features() -> Iterator[None]:
         return
     with tempfile.TemporaryDirectory(prefix="lcml-features-") as scratch, feature_cache(Path(scratch)):
         yield
-
-
-def _key(curves: list, settings: str) -> str:
-    digest = hashlib.sha256(settings.encode())
-    for t, f, e in curves:
-        for values in (t, f, e):
-            digest.update(b"|" if values is None else np.ascontiguousarray(values, np.float64).tobytes())
-    return digest.hexdigest()[:32]

@@ -4,6 +4,7 @@
 module             flows
 =================  ===========================================================================
 ``release``        prepare (simulate), ingest a source, validate, publish (DVC), announce
+``features``       a release's training features computed ahead, streaming (``lcml data features``)
 ``train``          plan a family's search, its workers, finish; ``train`` = all three in-process
 ``pretrain``       AstroM3 CLIP pretraining of a release; the encoder the astrom3 family uses
 ``register``       register and gate a candidate against the champion; the run summary
@@ -20,6 +21,7 @@ face: ``from lcml import pipeline; pipeline.validate(...)``.
 from __future__ import annotations
 
 from lcml.config import context
+from lcml.pipeline.features import featurize_release
 from lcml.pipeline.pretrain import pretrain_clip
 from lcml.pipeline.register import register_and_gate, report
 from lcml.pipeline.release import (
@@ -31,7 +33,7 @@ from lcml.surveys import classes_for
 from lcml.tracking import setup_mlflow, use_tracking_uri
 
 __all__ = [
-    "announcement", "classes_for", "context", "families", "finish_training", "plan_training", "prepare_release",
+    "announcement", "classes_for", "context", "families", "featurize_release", "finish_training", "plan_training", "prepare_release",
     "pretrain_clip", "publish", "register_and_gate", "release_and_validate", "release_for_source",
     "release_from_source", "report", "search_worker", "search_workers", "setup_mlflow", "source_version", "train",
     "use_tracking_uri", "validate",

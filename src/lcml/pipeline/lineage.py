@@ -101,7 +101,7 @@ def log_drift(client, name: str, release: str, paths: Paths, data: TrainingData)
     import mlflow
     import pandas as pd
 
-    from lcml.data.drift import release_drift
+    from lcml.data.drift import curve_stats, release_drift
     from lcml.registry.promote import CHAMPION, alias_version
 
     version = alias_version(client, name, CHAMPION)
@@ -120,7 +120,7 @@ def log_drift(client, name: str, release: str, paths: Paths, data: TrainingData)
     objects = pd.read_parquet(objects_path) if objects_path.is_file() else None
     if objects is not None:
         objects = objects[objects["object_id"].astype(str).isin(set(current["object_id"].astype(str)))]
-    report = release_drift(folder, current, objects, current_id=release)
+    report = release_drift(folder, curve_stats(current), objects, current_id=release)
     report["champion_version"] = version
     mlflow.log_dict(report, "drift.json")
     mlflow.set_tags({"drift.reference": reference_id, "drift.detected": ",".join(report["drifted"]) or "none"})

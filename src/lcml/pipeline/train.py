@@ -57,7 +57,7 @@ def _train_and_val(family: str, data: TrainingData, paths: Paths):
     """Train and validation inputs; periods and folds come from the training's feature cache when there."""
     from lcml.features.extract import feature_cache
 
-    with feature_cache(paths.home / "cache" / "features"):
+    with feature_cache(paths.feature_cache):
         return (_family_inputs(family, data.frames["train"], data.classes, data.params),
                 _family_inputs(family, data.frames["val"], data.classes, data.params))
 

@@ -6,11 +6,14 @@ object of its own); it is quarantined when any of its rows fails a suite, with e
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lcml.data.validation import suites
 from lcml.errors import LcmlError
@@ -42,14 +45,17 @@ def failed_objects(tables: dict[str, pd.Series | None], outcomes: dict) -> tuple
     return ingested, failed
 
 
-def quarantine_table(
-    table: pa.Table,
+def write_quarantine(
+    path: Path,
+    parts: Iterable[pa.Table],
+    schema: pa.Schema,
     bad_rows: list[int],
     lc_keys: list[Key],
     lc_bad: dict[int, list[str]],
     failed: dict[Key, dict[str, list[str]]],
-) -> pa.Table:
-    """Light-curve rows of failed objects, then objects without a light curve (null light-curve columns).
+) -> None:
+    """Write the quarantine to ``path`` a part at a time: the light-curve rows of failed objects (``parts``:
+    the rows at ``bad_rows``, in order), then objects without a light curve (null light-curve columns).
 
     Each row has ``reasons`` (its own light-curve reasons, then its object's spectra and metadata
     reasons) and ``modalities`` (which suites failed the object).
@@ -63,20 +69,29 @@ def quarantine_table(
                       if (own if m == suites.LIGHTCURVES else m in found)]
         return reasons, modalities
 
-    rows = [row_reasons(lc_bad.get(i, []), lc_keys[i]) for i in bad_rows]
-    lc_part = table.take(pa.array(bad_rows, type=pa.int64()))
+    # the release schema marks object_id non-nullable; quarantine keeps id-less rows too
+    lc_schema = pa.schema([f.with_nullable(True) for f in schema])
+    out_schema = lc_schema.append(pa.field("reasons", pa.list_(pa.string()))) \
+                          .append(pa.field("modalities", pa.list_(pa.string())))
+
+    def with_reasons(part: pa.Table, rows: list[tuple[list[str], list[str]]]) -> pa.Table:
+        return part.cast(lc_schema).append_column("reasons", pa.array([r for r, _ in rows], pa.list_(pa.string()))) \
+                                   .append_column("modalities", pa.array([m for _, m in rows], pa.list_(pa.string())))
+
     lc_set = set(lc_keys)
     orphans = sorted((k for k in failed if k not in lc_set), key=lambda k: (k[0], str(k[1])))
-    orphan_rows = [row_reasons([], k) for k in orphans]
-    if orphans:
-        nulls = {name: pa.nulls(len(orphans), lc_part.schema.field(name).type) for name in lc_part.column_names}
-        nulls["object_id"] = pa.array([k[1] if k[0] == "id" else None for k in orphans], type=pa.string())
-        # the release schema marks object_id non-nullable; quarantine keeps id-less rows too
-        schema = pa.schema([f.with_nullable(True) for f in lc_part.schema])
-        lc_part = pa.concat_tables([lc_part.cast(schema), pa.table(nulls, schema=schema)])
-    everything = rows + orphan_rows
-    return lc_part.append_column("reasons", pa.array([r for r, _ in everything], type=pa.list_(pa.string()))) \
-                  .append_column("modalities", pa.array([m for _, m in everything], type=pa.list_(pa.string())))
+    done = 0
+    with pq.ParquetWriter(path, out_schema, compression="zstd") as writer:
+        for part in parts:
+            rows = bad_rows[done:done + part.num_rows]
+            done += part.num_rows
+            writer.write_table(with_reasons(part, [row_reasons(lc_bad.get(i, []), lc_keys[i]) for i in rows]))
+        if done != len(bad_rows):
+            raise LcmlError(f"quarantine: {done} light-curve rows read back for {len(bad_rows)} failed rows")
+        if orphans:
+            nulls = {f.name: pa.nulls(len(orphans), f.type) for f in lc_schema}
+            nulls["object_id"] = pa.array([k[1] if k[0] == "id" else None for k in orphans], type=pa.string())
+            writer.write_table(with_reasons(pa.table(nulls, schema=lc_schema), [row_reasons([], k) for k in orphans]))
 
 
 @dataclass
@@ -88,7 +103,7 @@ class Sorted:
     n_objects: int
     bad_rows: list[int]
     accepted_rows: list[int]
-    quarantine: pa.Table
+    quarantine: Path  #: the quarantine written (under a temporary name until the report is written)
 
     def invariant(self, rid: str) -> str:
         """``n_objects == n_accepted + n_objects_quarantined``, checked; ``LcmlError`` when a row was lost."""
@@ -99,19 +114,22 @@ class Sorted:
         return text
 
 
-def sort_objects(table: pa.Table, lc_ids: pd.Series, spectra: pd.DataFrame | None, objects: pd.DataFrame | None,
-                 outcomes: dict) -> Sorted:
+def sort_objects(rows: Callable[[list[int]], Iterable[pa.Table]], schema: pa.Schema, out: Path, lc_ids: pd.Series,
+                 spectra: pd.DataFrame | None, objects: pd.DataFrame | None, outcomes: dict) -> Sorted:
     """Every row of every table belongs to one object; an object fails when any of its rows fails.
 
-    Accepted rows are found the way the loader finds them (light-curve ids absent from the quarantine
-    table), not from the bookkeeping, so a slip in either shows up in the caller's invariant.
+    The quarantine is written to ``out`` from ``rows(positions)`` (the light-curve rows at those
+    positions, a part at a time; ``schema``: theirs). Accepted rows are then found the way the loader
+    finds them (light-curve ids absent from the written quarantine), not from the bookkeeping, so a
+    slip in either shows up in the caller's invariant.
     """
     tables = {suites.LIGHTCURVES: lc_ids, suites.SPECTRA: spectra["object_id"] if spectra is not None else None,
               suites.METADATA: objects["object_id"] if objects is not None else None}
     ingested, failed = failed_objects(tables, outcomes)
     lc_keys = [object_key(oid, suites.LIGHTCURVES, i) for i, oid in enumerate(lc_ids)]
     bad_rows = [i for i, k in enumerate(lc_keys) if k in failed]
-    quarantine = quarantine_table(table, bad_rows, lc_keys, outcomes[suites.LIGHTCURVES].bad, failed)
-    quarantined = {oid for oid in quarantine.column("object_id").to_pylist() if oid is not None}
+    write_quarantine(out, rows(bad_rows), schema, bad_rows, lc_keys, outcomes[suites.LIGHTCURVES].bad, failed)
+    quarantined = {oid for oid in pq.read_table(out, columns=["object_id"]).column("object_id").to_pylist()
+                   if oid is not None}
     accepted_rows = [i for i, oid in enumerate(lc_ids) if oid is not None and oid not in quarantined]
-    return Sorted(lc_keys, failed, len(ingested), bad_rows, accepted_rows, quarantine)
+    return Sorted(lc_keys, failed, len(ingested), bad_rows, accepted_rows, out)

@@ -20,13 +20,13 @@ are reported as flags; only ``min_per_class_required`` turns a thin class into a
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lcml.data import release as rel
@@ -164,29 +164,68 @@ def validate_release(
         raise InputError(f"{folder}: release has no {rel.LIGHTCURVES}")
     folded = _resolve_folded(folder, rel.read_manifest(folder), folded)
     rid = f"{folder.parent.name}/{folder.name}"
-    table = pq.read_table(folder / rel.LIGHTCURVES)
-    frame = table.to_pandas()
-    lc_ids = frame["object_id"].where(frame["object_id"].notna(), None)
-    facts = row_checks(frame, merge_duplicates=duplicate_times == "merge")
+    light, facts, stats = _scan(folder, merge=duplicate_times == "merge", with_stats=previous is not None)
+    lc_ids = light["object_id"].where(light["object_id"].notna(), None)
     spectra, objects = _read_spectra(folder), _read_objects(folder)
     gx = _Gx(rid)
-    outcomes = _run_suites(gx, frame, facts, spectra, objects, known={oid for oid in lc_ids if oid is not None},
+    outcomes = _run_suites(gx, light, facts, spectra, objects, known={oid for oid in lc_ids if oid is not None},
                            min_points=min_points, classes=classes, folded=folded, wavelength_range=wavelength_range,
                            metadata_required=metadata_required, metadata_ranges=metadata_ranges)
-    sorted_out = sort_objects(table, lc_ids, spectra, objects, outcomes)
+    partial = folder / f"{rel.QUARANTINE}.partial"
+    try:
+        sorted_out = sort_objects(lambda rows: rel.take_rows(folder, rows),
+                                  pq.ParquetFile(folder / rel.LIGHTCURVES).schema_arrow, partial,
+                                  lc_ids, spectra, objects, outcomes)
+        summary = _summarise(folder, rid, gx, light, facts, stats, sorted_out, outcomes, objects, previous=previous,
+                             previous_reason=previous_reason, classes=classes, min_per_class=min_per_class,
+                             min_per_class_required=min_per_class_required, max_bad_fraction=max_bad_fraction,
+                             folded=folded, min_points=min_points, duplicate_times=duplicate_times)
+        _write(folder, sorted_out.quarantine, outcomes, summary, gx, docs_dir)
+    finally:
+        partial.unlink(missing_ok=True)  # written and renamed, or left half-way: never left behind
+    if summary.failures:
+        raise ValidationFailed(_failure_message(rid, folder, summary))
+    return summary
+
+
+def _scan(folder: Path, *, merge: bool, with_stats: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """One pass over the light curves, a batch at a time: ``object_id`` and ``label`` of every row, its
+    facts for the suites and (for drift) its :func:`lcml.data.drift.curve_stats`; the curves themselves are
+    not kept, so a release of any size validates in the memory of one batch."""
+    from lcml.data.drift import curve_stats
+
+    light, facts, stats = [], [], []
+    columns = ["object_id", "label", "time", "flux", "flux_err"]
+    for frame in rel.scan_release(folder, columns):
+        light.append(frame[["object_id", "label"]])
+        facts.append(row_checks(frame, merge_duplicates=merge))
+        if with_stats:
+            stats.append(curve_stats(frame))
+    if not light:  # an empty release: the suites still run (and fail it) on empty tables
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        light, facts, stats = [empty[["object_id", "label"]]], [row_checks(empty)], [curve_stats(empty)]
+    return (pd.concat(light), pd.concat(facts), pd.concat(stats) if with_stats else None)
+
+
+def _summarise(folder: Path, rid: str, gx: "_Gx", light: pd.DataFrame, facts: pd.DataFrame, stats: pd.DataFrame | None,
+               sorted_out, outcomes: dict[str, SuiteOutcome], objects: pd.DataFrame | None, *, previous: Path | None,
+               previous_reason: str, classes: tuple[str, ...], min_per_class: int, min_per_class_required: bool,
+               max_bad_fraction: float, folded: bool, min_points: int, duplicate_times: str) -> ValidationSummary:
+    """The release checks (taxonomy, class counts, drift) and the verdict, as the summary."""
+    lc_ids = light["object_id"].where(light["object_id"].notna(), None)
     bad_rows, failed, invariant = sorted_out.bad_rows, sorted_out.failed, sorted_out.invariant(rid)
-    accepted_ids = {lc_ids[i] for i in sorted_out.accepted_rows}
+    accepted_ids = {lc_ids.iloc[i] for i in sorted_out.accepted_rows}
     n_objects, n_accepted, n_bad_objects = sorted_out.n_objects, len(accepted_ids), len(failed)
-    accepted_frame = frame.iloc[sorted_out.accepted_rows]
-    first_label = frame.assign(_key=sorted_out.lc_keys).drop_duplicates("_key")["label"]
-    checks = _release_checks(gx, outcomes, first_label, accepted_frame, classes, min_per_class)
+    accepted = light.iloc[sorted_out.accepted_rows]
+    first_label = light.assign(_key=sorted_out.lc_keys).drop_duplicates("_key")["label"]
+    checks = _release_checks(gx, outcomes, first_label, accepted, classes, min_per_class)
     if previous is not None:
-        _add_drift(checks, previous, accepted_frame, objects, accepted_ids, rid, previous_reason)
+        _add_drift(checks, previous, stats.iloc[sorted_out.accepted_rows], objects, accepted_ids, rid, previous_reason)
     n_rejected = int((rel.read_manifest(folder).get("ingest") or {}).get("n_rejected", 0))
     counts, fraction, failures = _verdict(outcomes, n_bad_objects, n_objects, n_accepted, n_rejected,
                                           max_bad_fraction, min_per_class_required, min_per_class, checks["below"])
-    summary = ValidationSummary(
-        passed=not failures, n_rows=len(frame), n_quarantined=len(bad_rows), bad_fraction=round(fraction, 6),
+    return ValidationSummary(
+        passed=not failures, n_rows=len(light), n_quarantined=len(bad_rows), bad_fraction=round(fraction, 6),
         max_bad_fraction=max_bad_fraction, reasons=dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
         failed_expectations=sorted(counts), n_objects=n_objects, n_accepted=n_accepted,
         n_objects_quarantined=n_bad_objects, invariant=invariant, n_rejected_at_ingest=n_rejected, folded=folded,
@@ -196,10 +235,6 @@ def validate_release(
         unknown_labels=checks["unknown"], min_per_class=min_per_class, min_per_class_required=min_per_class_required,
         classes_below_min=checks["below"], drift=checks["drift"], flags=checks["flags"], failures=failures,
     )
-    _write(folder, sorted_out.quarantine, outcomes, summary, gx, docs_dir)
-    if failures:
-        raise ValidationFailed(_failure_message(rid, folder, summary))
-    return summary
 
 
 def _failure_message(rid: str, folder: Path, summary: ValidationSummary) -> str:
@@ -213,12 +248,12 @@ def _failure_message(rid: str, folder: Path, summary: ValidationSummary) -> str:
             + f") — {'; '.join(summary.failures)}; top reasons: {top}; see {folder / rel.QUARANTINE}")
 
 
-def _run_suites(gx: "_Gx", frame: pd.DataFrame, facts: pd.DataFrame, spectra: pd.DataFrame | None,
+def _run_suites(gx: "_Gx", light: pd.DataFrame, facts: pd.DataFrame, spectra: pd.DataFrame | None,
                 objects: pd.DataFrame | None, *, known: set, min_points: int, classes: tuple[str, ...], folded: bool,
                 wavelength_range, metadata_required, metadata_ranges) -> dict[str, SuiteOutcome]:
     """The light-curve suite, and the spectra and metadata suites of the tables the release has."""
     outcomes: dict[str, SuiteOutcome] = {}
-    view = pd.concat([frame[["object_id", "label"]], facts], axis=1)
+    view = pd.concat([light[["object_id", "label"]], facts], axis=1)
     outcomes[suites.LIGHTCURVES] = gx.run(
         suites.LIGHTCURVES, view, suites.lightcurve_suite(min_points, classes, folded=folded)
     )
@@ -257,14 +292,14 @@ def _release_checks(gx: "_Gx", outcomes: dict[str, SuiteOutcome], first_label: p
     return {"class_counts": class_counts, "unknown": unknown, "below": below, "flags": flags, "drift": None}
 
 
-def _add_drift(checks: dict[str, Any], previous: Path, accepted_frame: pd.DataFrame, objects: pd.DataFrame | None,
+def _add_drift(checks: dict[str, Any], previous: Path, accepted_stats: pd.DataFrame, objects: pd.DataFrame | None,
               accepted_ids: set, rid: str, reason: str) -> None:
     """Drift of the accepted objects against the reference release: a report (saying which release and
     why) and a flag per drifted statistic."""
     from lcml.data.drift import release_drift
 
     current_objects = objects[objects["object_id"].isin(accepted_ids)] if objects is not None else None
-    checks["drift"] = release_drift(Path(previous), accepted_frame.reset_index(drop=True), current_objects,
+    checks["drift"] = release_drift(Path(previous), accepted_stats.reset_index(drop=True), current_objects,
                                     current_id=rid)
     checks["drift"]["reference_reason"] = reason
     checks["flags"] += [f"drift against {checks['drift']['reference_release']} ({reason}): {name}"
@@ -310,13 +345,13 @@ def _modalities(outcomes: dict[str, SuiteOutcome], failed: dict) -> dict[str, di
     return modalities
 
 
-def _write(folder: Path, quarantine: pa.Table, outcomes: dict[str, SuiteOutcome], summary: ValidationSummary,
+def _write(folder: Path, quarantine: Path, outcomes: dict[str, SuiteOutcome], summary: ValidationSummary,
            gx: "_Gx", docs_dir: Path | None) -> None:
     """Data Docs (when asked for), ``quarantine.parquet``, ``validation.json`` and the manifest's
     ``validation`` and ``accounting``."""
     if docs_dir is not None:
         summary.data_docs_index = str(gx.build_docs(Path(docs_dir)))
-    pq.write_table(quarantine, folder / rel.QUARANTINE, compression="zstd")
+    os.replace(quarantine, folder / rel.QUARANTINE)
     report = {
         "success": all(outcomes[m].success for m in suites.MODALITIES if m in outcomes),
         "great_expectations": gx.gx.__version__,
