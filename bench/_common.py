@@ -16,6 +16,34 @@ def git(*args: str) -> str | None:
         return None
 
 
+def provenance(benchmark: str) -> dict:
+    """What every result file opens with: the benchmark, when, which commit (and whether ``src``/``bench``
+    had uncommitted changes) and on what machine."""
+    import os
+    import platform
+    from datetime import datetime, timezone
+
+    return {
+        "benchmark": benchmark,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git("rev-parse", "--short", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", "src", "bench")),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+
+
+def write_scaling(path: Path, benchmark: str, runs: list[dict], seconds: str, target: str, **about) -> None:
+    """Write a scaling benchmark's result: :func:`provenance`, what it ran on (``about``), the runs (each with
+    ``n_curves`` and its ``seconds`` key) and the ratio of time per curve, largest run to smallest (1: linear)."""
+    import json
+
+    per_curve = [r[seconds] / r["n_curves"] for r in runs]
+    result = {**provenance(benchmark), **about, "runs": runs,
+              "seconds_per_curve_ratio_largest_to_smallest": round(per_curve[-1] / per_curve[0], 3), "target": target}
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
 class PeakRss:
     """Peak resident memory of a process and all its descendants together, sampled every ``every`` s in a
     thread (``with PeakRss(pid) as peak: ...; peak.total_mb``): a parent's feature workers count too."""

@@ -17,17 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import ROOT, PeakRss  # noqa: E402  (bench/ is on sys.path when run)
-from _common import git as _git  # noqa: E402
+from _common import ROOT, PeakRss, write_scaling  # noqa: E402  (bench/ is on sys.path when run)
 
 CHUNK = 1000
 DURATION_DAYS = 90.0
@@ -102,21 +99,10 @@ def main() -> None:
             runs.append(run)
             source.unlink()
             output.unlink()
-        per_curve = [r["seconds"] / r["n_curves"] for r in runs]
-        result = {
-            "benchmark": "predict_stream",
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": _git("rev-parse", "--short", "HEAD"),
-            "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", "src", "bench")),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-            "model": f"{uri}: feature baseline, profile ci, 2 feature processes, trained on kepler/sim-v1",
-            "input": f"simulated Kepler quarters, {DURATION_DAYS:g} days at 29.4-min cadence, Parquet (zstd)",
-            "runs": runs,
-            "seconds_per_curve_ratio_largest_to_smallest": round(per_curve[-1] / per_curve[0], 3),
-            "target": "100k curves with peak RSS <= 3 GB, time linear in the count (10k vs 100k)",
-        }
-        args.output.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.output}")
+        write_scaling(args.output, "predict_stream", runs, "seconds",
+                      "100k curves with peak RSS <= 3 GB, time linear in the count (10k vs 100k)",
+                      model=f"{uri}: feature baseline, profile ci, 2 feature processes, trained on kepler/sim-v1",
+                      input=f"simulated Kepler quarters, {DURATION_DAYS:g} days at 29.4-min cadence, Parquet (zstd)")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -18,18 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import ROOT, PeakRss  # noqa: E402  (bench/ is on sys.path when run)
-from _common import git as _git  # noqa: E402
+from _common import ROOT, PeakRss, write_scaling  # noqa: E402  (bench/ is on sys.path when run)
 from bench_release_stream import build  # noqa: E402
 
 DURATION_DAYS = 90.0
@@ -83,20 +80,9 @@ def main() -> None:
                                   stdout=subprocess.PIPE, text=True, check=True)
             runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             print(json.dumps(runs[-1]), flush=True)
-    per_curve = [r["seconds_total"] / r["n_curves"] for r in runs]
-    result = {
-        "benchmark": "release_path",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": _git("rev-parse", "--short", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", "src", "bench")),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "input": f"simulated Kepler quarters, {DURATION_DAYS:g} days at 29.4-min cadence, profile demo",
-        "runs": runs,
-        "seconds_per_curve_ratio_largest_to_smallest": round(per_curve[-1] / per_curve[0], 3),
-        "target": "100k curves built, validated, published and featurised within 3 GB, time linear in the count",
-    }
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_scaling(args.output, "release_path", runs, "seconds_total",
+                  "100k curves built, validated, published and featurised within 3 GB, time linear in the count",
+                  input=f"simulated Kepler quarters, {DURATION_DAYS:g} days at 29.4-min cadence, profile demo")
 
 
 if __name__ == "__main__":
