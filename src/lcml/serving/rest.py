@@ -120,8 +120,9 @@ def serve(model_uri: str, *, host: str = "127.0.0.1", port: int = 5001, max_curv
     import os
 
     import uvicorn
+    from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
 
-    if timeout is not None:
-        os.environ["MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"] = str(timeout)
+    if timeout is not None:  # what MLflow's app reads when it is made
+        os.environ[MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.name] = str(timeout)
     app = scoring_app(model_uri, max_curves=max_curves, max_points=max_points)
     uvicorn.run(app, host=host, port=port, log_level="info")
