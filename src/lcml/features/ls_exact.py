@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lcml.features.harmonics import _Centred
+
 
 def ls_power_at(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None,
                 frequencies: np.ndarray) -> np.ndarray:
@@ -44,17 +46,10 @@ def ls_power_around(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | N
     return out
 
 
-class _LsSums:
-    """Weights and centred flux of one curve; :meth:`power` from ``z = exp(2 pi i f t)`` (one row per
-    frequency) through the weighted sums of ``z``, ``z**2`` and ``y z`` (``cos**2 = (1 + cos 2x) / 2``...)."""
-
-    def __init__(self, t: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None) -> None:
-        w = np.full(t.size, 1.0 / t.size) if flux_err is None else 1.0 / np.asarray(flux_err, float) ** 2
-        self.w = w / w.sum()
-        y = np.asarray(flux, float)
-        self.y = y - np.sum(self.w * y)
-        self.yy = float(np.sum(self.w * self.y * self.y))
-        self.sw = float(self.w.sum())
+class _LsSums(_Centred):
+    """Weights and centred flux of one curve (as the harmonic fits take them); :meth:`power` from
+    ``z = exp(2 pi i f t)`` (one row per frequency) through the weighted sums of ``z``, ``z**2`` and ``y z``
+    (``cos**2 = (1 + cos 2x) / 2``...)."""
 
     def power(self, z: np.ndarray) -> np.ndarray:
         s1, s2, yz = z @ self.w, (z * z) @ self.w, z @ (self.w * self.y)

@@ -44,13 +44,19 @@ def training_data(params: Params, paths: Paths, release: str) -> TrainingData:
     if not folder.is_dir():
         raise InputError(f"release {release} not found at {folder} (dvc pull, or build it first)")
     spec = survey_of(release)
-    folded = bool(rel.read_manifest(folder).get("folded", False))
-    features = params.features.for_survey(spec.name).model_copy(update={"folded": folded})
+    features = release_features(params, folder, release)
     frames = _splits(str(folder), *_version(folder), params.data.split.model_dump_json())
     for split, frame in frames.items():
         if frame.empty:
             raise InputError(f"release {release}: the {split} split is empty")
     return TrainingData(folder, list(spec.taxonomy), dict(frames), params.model_copy(update={"features": features}))
+
+
+def release_features(params: Params, folder: Path, release: str):
+    """The feature settings a model of ``release`` uses: ``features`` narrowed to its survey
+    (``features.surveys``), ``folded`` from its manifest."""
+    folded = bool(rel.read_manifest(folder).get("folded", False))
+    return params.features.for_survey(survey_of(release).name).model_copy(update={"folded": folded})
 
 
 def _version(folder: Path) -> tuple[int, int]:

@@ -20,7 +20,7 @@ import numpy as np
 from lcml.config import context
 from lcml.data import release as rel
 from lcml.errors import InputError
-from lcml.surveys import survey_of
+from lcml.pipeline.data import release_features
 
 log = logging.getLogger("lcml.pipeline")
 #: the splits whose features a training computes from the curves
@@ -45,9 +45,7 @@ def featurize_release(release: str, family: str = "baseline", profile: str | Non
     folder = rel.release_dir(paths, release)
     if not (folder / rel.LIGHTCURVES).is_file():
         raise InputError(f"release {release} not found at {folder} (dvc pull, or build it first)")
-    folded = bool(rel.read_manifest(folder).get("folded", False))
-    features = params.features.for_survey(survey_of(release).name).model_copy(update={"folded": folded})
-    settings = feature_settings(features, params.search.of(family).options)
+    settings = feature_settings(release_features(params, folder, release), params.search.of(family).options)
     # pass 1, hashing only (seconds): the entries a training of this release would look up
     digests = {s: CurveDigest(settings.key) for s in SPLITS}
     counts = dict.fromkeys(SPLITS, 0)

@@ -176,9 +176,9 @@ def validate_release(
         sorted_out = sort_objects(lambda rows: rel.take_rows(folder, rows),
                                   pq.ParquetFile(folder / rel.LIGHTCURVES).schema_arrow, partial,
                                   lc_ids, spectra, objects, outcomes)
-        summary = _summarise(folder, rid, gx, light, facts, stats, sorted_out, outcomes, objects, previous=previous,
-                             previous_reason=previous_reason, classes=classes, min_per_class=min_per_class,
-                             min_per_class_required=min_per_class_required, max_bad_fraction=max_bad_fraction,
+        summary = _summarise(folder, rid, gx, light, lc_ids, facts, stats, sorted_out, outcomes, objects,
+                             previous=previous, previous_reason=previous_reason, classes=classes,
+                             min_per_class=min_per_class, min_per_class_required=min_per_class_required, max_bad_fraction=max_bad_fraction,
                              folded=folded, min_points=min_points, duplicate_times=duplicate_times)
         _write(folder, sorted_out.quarantine, outcomes, summary, gx, docs_dir)
     finally:
@@ -207,12 +207,11 @@ def _scan(folder: Path, *, merge: bool, with_stats: bool) -> tuple[pd.DataFrame,
     return (pd.concat(light), pd.concat(facts), pd.concat(stats) if with_stats else None)
 
 
-def _summarise(folder: Path, rid: str, gx: "_Gx", light: pd.DataFrame, facts: pd.DataFrame, stats: pd.DataFrame | None,
-               sorted_out, outcomes: dict[str, SuiteOutcome], objects: pd.DataFrame | None, *, previous: Path | None,
-               previous_reason: str, classes: tuple[str, ...], min_per_class: int, min_per_class_required: bool,
+def _summarise(folder: Path, rid: str, gx: "_Gx", light: pd.DataFrame, lc_ids: pd.Series, facts: pd.DataFrame,
+               stats: pd.DataFrame | None, sorted_out, outcomes: dict[str, SuiteOutcome],
+               objects: pd.DataFrame | None, *, previous: Path | None, previous_reason: str, classes: tuple[str, ...], min_per_class: int, min_per_class_required: bool,
                max_bad_fraction: float, folded: bool, min_points: int, duplicate_times: str) -> ValidationSummary:
     """The release checks (taxonomy, class counts, drift) and the verdict, as the summary."""
-    lc_ids = light["object_id"].where(light["object_id"].notna(), None)
     bad_rows, failed, invariant = sorted_out.bad_rows, sorted_out.failed, sorted_out.invariant(rid)
     accepted_ids = {lc_ids.iloc[i] for i in sorted_out.accepted_rows}
     n_objects, n_accepted, n_bad_objects = sorted_out.n_objects, len(accepted_ids), len(failed)
