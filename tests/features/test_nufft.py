@@ -98,3 +98,29 @@ def test_refinements_around_peaks_equal_the_pointwise_ones():
     np.testing.assert_allclose(ls_power_around(t, y, e, centres, offsets),
                                ls_power_at(t, y, e, pairs).reshape(3, 21), atol=1e-10)
     assert not ls_power_around(t, np.ones_like(y), e, centres, offsets).any()  # constant: no power
+
+
+def test_single_precision_transforms_keep_powers_within_their_tolerance():
+    """The coarse search's rough powers: complex64 transforms, float64 pre/post-processing."""
+    t, y, e = _curve(230, 3000.0, seed=3)
+    fmin, df, nf = 1 / 1500, 1 / (2 * 3000.0), 120_000
+    exact = nufft_powers(t, y, e, fmin, df, nf)
+    rough = nufft_powers(t, y, e, fmin, df, nf, eps=1e-5, single=True)
+    assert rough.dtype == np.float64 and rough.shape == exact.shape
+    assert np.abs(rough - exact).max() < 5e-3
+    assert np.abs(rough - exact).max() > 1e-9  # it did run in single precision
+    assert int(np.argmax(rough)) == int(np.argmax(exact))
+
+
+def test_plans_are_kept_per_precision(monkeypatch):
+    import finufft
+
+    made = []
+    real = finufft.Plan
+    monkeypatch.setattr(finufft, "Plan", lambda *a, **k: made.append(k["dtype"]) or real(*a, **k))
+    monkeypatch.setattr(nufft._local, "plans", None, raising=False)
+    t, y, e = _curve(200, 2500.0)
+    nufft_powers(t, y, e, 1e-3, 1e-4, 50_000)
+    nufft_powers(t, y, e, 1e-3, 1e-4, 50_000, eps=1e-5, single=True)
+    nufft_powers(t, y, e, 1e-3, 1e-4, 50_000, eps=1e-5, single=True)
+    assert made == [np.complex128, np.complex128, np.complex64, np.complex64]

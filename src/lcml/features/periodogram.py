@@ -24,6 +24,11 @@ BACKENDS = ("nifty", "astropy", "torch", "auto")
 Backend = Literal["nifty", "astropy", "torch", "auto"]
 DEFAULT_BACKEND: Backend = "auto"
 
+#: the coarse periodogram's NUFFT (its powers only pick peaks, refined exactly): single-precision
+#: transforms at 1e-5, pre- and post-processing in float64. Powers within ~2e-3 of the exact ones on
+#: Catalina curves, ~1.4x faster; the same periods for 1,999 of the period bench's 2,000 curves.
+ROUGH_NUFFT = {"eps": 1e-5, "single": True}
+
 # nifty-ls amortises its NUFFT plans over curves that share one time array; beyond ~8 per call the
 # (batch x grid) power array stops fitting in cache and the gain flattens out (measured: 23 ms per
 # curve alone, 14 ms in batches of 8, 13 ms in batches of 16 for a 276k-frequency grid).
@@ -164,11 +169,12 @@ def _powers(
     grid: np.ndarray,
     backend: str,
     nthreads: int = 1,
-    eps: float | None = None,
+    rough: bool = False,
 ) -> np.ndarray:
     """One-term LS power on the uniform ``grid``; ``flux`` may be ``(n,)`` or ``(batch, n)``
-    (a batch shares ``time``; astropy has no batch mode, so it loops). ``eps``: nifty-ls's NUFFT
-    precision (default 1e-9)."""
+    (a batch shares ``time``; astropy has no batch mode, so it loops). ``rough``: powers that only
+    pick candidates for an exact refinement (nifty: :data:`ROUGH_NUFFT`, to ~2e-3 and ~1.4x faster;
+    other backends: no change)."""
     # Shifting time to start at 0 changes no power but keeps the NUFFT phases small for MJDs ~5e4.
     t = time - time[0]
     backend = resolve_backend(backend)
@@ -181,7 +187,7 @@ def _powers(
 
         # nifty-ls's transforms, with the NUFFT plans kept across curves (lcml.features.nufft)
         power = nufft_powers(t, flux, flux_err, float(grid[0]), float(grid[1] - grid[0]), grid.size,
-                             eps=eps or 1e-9, nthreads=nthreads)
+                             nthreads=nthreads, **(ROUGH_NUFFT if rough else {}))
     elif backend == "astropy":
         if flux.ndim == 2:
             errs = [None] * len(flux) if flux_err is None else np.broadcast_to(flux_err, flux.shape)
@@ -261,8 +267,6 @@ class Peaks:
     bands: tuple[float, float]  #: highest power below and above BAND_SPLIT_CPD (0 where the range stops short)
 
 
-#: NUFFT precision of the coarse periodogram
-COARSE_EPS = 1e-6
 #: coarse-grid maxima refined per peak wanted (see :func:`coarse_peaks`)
 REFINED_PER_PEAK = 4
 
@@ -284,8 +288,8 @@ def coarse_peaks(t: np.ndarray, y: np.ndarray, e: np.ndarray | None, f_lo: float
     """
     span = float(t[-1] - t[0])
     grid = np.linspace(f_lo, f_hi, max(int(np.ceil((f_hi - f_lo) * span * coarse)) + 1, 16))
-    # the coarse powers only pick candidates (refined exactly below): a looser NUFFT is ~15% faster
-    power = _masked(grid, _powers(t, y, e, grid, backend, nthreads, eps=COARSE_EPS), mask)
+    # the coarse powers only pick candidates (refined exactly below): a rougher NUFFT will do
+    power = _masked(grid, _powers(t, y, e, grid, backend, nthreads, rough=True), mask)
     picks = [_peak_candidates(power, REFINED_PER_PEAK * n_peaks)]
     for band in (np.flatnonzero(grid < BAND_SPLIT_CPD), np.flatnonzero(grid >= BAND_SPLIT_CPD)):
         if band.size >= 3:
