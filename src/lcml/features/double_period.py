@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from lcml.features.harmonics import harmonic_fit, minimum_narrowness
 from lcml.features.periodogram import (
@@ -26,7 +26,10 @@ def _f_significance(rss_small: float, rss_big: float, extra: int, n: int, p_big:
     if not rss_big > 0:
         return _MAX_SIGNIFICANCE if rss_small > 0 else 0.0
     f_stat = max((rss_small - rss_big) / extra, 0.0) / (rss_big / (n - p_big))
-    return float(min(-stats.f.logsf(f_stat, extra, n - p_big) / np.log(10), _MAX_SIGNIFICANCE))
+    # scipy.special rather than stats.f.logsf (its log(sf)): the same value without ~0.2 ms of overhead
+    with np.errstate(divide="ignore"):  # p underflowing to 0 is "certain": capped below
+        log_p = float(np.log(special.fdtrc(extra, n - p_big, f_stat)))
+    return float(min(-log_p / np.log(10), _MAX_SIGNIFICANCE))
 
 
 def fourier_shape(beta: np.ndarray, nterms: int, n_phase: int = 400) -> tuple[float, float]:

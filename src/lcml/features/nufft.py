@@ -87,10 +87,10 @@ def nufft_powers(t: np.ndarray, y: np.ndarray, dy: np.ndarray | None, fmin: floa
     solo = _plan(n_modes, n_batch, eps, nthreads, cplx)
     solo.setpts(t2.astype(real, copy=False))
     f2 = solo.execute((w2 if n_batch > 1 else w2[0]).astype(cplx, copy=False))
-    f1_fw = f1_fw.reshape(2 * n_batch, n_modes).astype(np.complex128, copy=False)
-    f2 = f2.reshape(n_batch, n_modes).astype(np.complex128, copy=False)
-    power = np.empty((n_batch, n_modes), dtype=np.float64)
+    # the bucket's extra modes are dropped before the float64 post-processing, not after
+    f1_fw = np.ascontiguousarray(f1_fw.reshape(2 * n_batch, n_modes)[:, :nf], dtype=np.complex128)
+    f2 = np.ascontiguousarray(f2.reshape(n_batch, n_modes)[:, :nf], dtype=np.complex128)
+    power = np.empty((n_batch, nf), dtype=np.float64)
     cpu_helpers.process_finufft_outputs(power, f1_fw[:n_batch], f1_fw[n_batch:], f2, norm,
                                         cpu_helpers.NormKind.Standard, True, nthreads)
-    power = power[:, :nf]
     return power[0] if squeeze else power

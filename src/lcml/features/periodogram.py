@@ -291,9 +291,10 @@ def coarse_peaks(t: np.ndarray, y: np.ndarray, e: np.ndarray | None, f_lo: float
     # the coarse powers only pick candidates (refined exactly below): a rougher NUFFT will do
     power = _masked(grid, _powers(t, y, e, grid, backend, nthreads, rough=True), mask)
     picks = [_peak_candidates(power, REFINED_PER_PEAK * n_peaks)]
-    for band in (np.flatnonzero(grid < BAND_SPLIT_CPD), np.flatnonzero(grid >= BAND_SPLIT_CPD)):
-        if band.size >= 3:
-            picks.append(band[_peak_candidates(power[band], 3)])
+    split = int(np.searchsorted(grid, BAND_SPLIT_CPD))  # the grid is sorted: each band is a slice
+    for lo, hi in ((0, split), (split, grid.size)):
+        if hi - lo >= 3:
+            picks.append(lo + _peak_candidates(power[lo:hi], 3))
     centres = grid[np.unique(np.concatenate(picks))]
     df = 1.0 / (span * oversample)
     steps = int(np.ceil((grid[1] - grid[0]) / df))
