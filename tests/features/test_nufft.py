@@ -124,3 +124,15 @@ def test_plans_are_kept_per_precision(monkeypatch):
     nufft_powers(t, y, e, 1e-3, 1e-4, 50_000, eps=1e-5, single=True)
     nufft_powers(t, y, e, 1e-3, 1e-4, 50_000, eps=1e-5, single=True)
     assert made == [np.complex128, np.complex128, np.complex64, np.complex64]
+
+
+@pytest.mark.parametrize("single", [False, True])
+def test_a_constant_curve_has_no_defined_power(single):
+    from lcml.features.periodogram import _powers
+
+    t, _, e = _curve(200, 2500.0)
+    flat = np.zeros(t.size)  # exactly 0 once centred (a constant 3.0 leaves round-off: is_flat's job)
+    assert not np.isfinite(nufft_powers(t, flat, e, 1e-3, 1e-4, 5_000, eps=1e-5 if single else 1e-9,
+                                        single=single)).any()
+    grid = 1e-3 + 1e-4 * np.arange(5_000)
+    assert not _powers(t, flat, e, grid, "nifty", rough=single).any()  # "no signal": 0, not nan
