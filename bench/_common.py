@@ -16,6 +16,22 @@ def git(*args: str) -> str | None:
         return None
 
 
+def scratch_project(root: Path, profile: str | None = None) -> Path:
+    """A fresh lcml project in ``root`` (``params.yaml`` copied; releases and state written under it, never
+    into this checkout's ``data/``), with the environment pointed at it; ``profile``: ``LCML_PROFILE``."""
+    import os
+    import shutil
+
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "params.yaml", root / "params.yaml")
+    os.environ.update(LCML_PROJECT_DIR=str(root), LCML_HOME=str(root / ".lcml"))
+    if profile:
+        os.environ["LCML_PROFILE"] = profile
+    for var in ("MLFLOW_TRACKING_URI", "LCML_PARAMS", "LCML_OPTUNA_STORAGE", "LCML_DVC_REMOTE"):
+        os.environ.pop(var, None)
+    return root
+
+
 def provenance(benchmark: str) -> dict:
     """What every result file opens with: the benchmark, when, which commit (and whether ``src``/``bench``
     had uncommitted changes) and on what machine."""

@@ -35,7 +35,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from pathlib import Path
 
 from _common import ROOT  # noqa: E402  (bench/ is on sys.path when run)
 from _common import git as _git  # noqa: E402
+from _common import scratch_project  # noqa: E402
 
 
 def _say(msg: str) -> None:
@@ -50,15 +50,9 @@ def _say(msg: str) -> None:
 
 
 def _project(tmp: Path) -> Path:
-    """A fresh lcml project in ``tmp``: params.yaml copied, state under ``tmp/.lcml``."""
-    root = tmp / "project"
-    root.mkdir(parents=True)
-    shutil.copy(ROOT / "params.yaml", root / "params.yaml")
-    os.environ.update({"LCML_PROJECT_DIR": str(root), "LCML_HOME": str(root / ".lcml"), "LCML_PROFILE": "demo",
-                       "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
-    for var in ("MLFLOW_TRACKING_URI", "LCML_PARAMS", "LCML_OPTUNA_STORAGE", "LCML_DVC_REMOTE"):
-        os.environ.pop(var, None)
-    return root
+    """A fresh lcml project in ``tmp``: params.yaml copied, state under ``tmp/project/.lcml``."""
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    return scratch_project(tmp / "project", profile="demo")
 
 
 def _release_summary(release: str) -> dict:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,15 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, PeakRss, write_scaling  # noqa: E402  (bench/ is on sys.path when run)
+from _common import ROOT, PeakRss, scratch_project, write_scaling  # noqa: E402  (bench/ is on sys.path when run)
 
 CHUNK = 1000
 DURATION_DAYS = 90.0
 
 
 def registered_model(root: Path) -> str:
-    shutil.copy(ROOT / "params.yaml", root / "params.yaml")
-    os.environ.update(LCML_PROJECT_DIR=str(root), LCML_HOME=str(root / ".lcml"), LCML_PROFILE="ci")
+    scratch_project(root, profile="ci")
     from lcml import pipeline
 
     overrides = {"search": {"families": ["baseline"], "baseline": {"options": {"n_jobs": 2}}}}

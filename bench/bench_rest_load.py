@@ -38,6 +38,7 @@ import numpy as np
 
 from _common import ROOT  # noqa: E402  (bench/ is on sys.path when run)
 from _common import git as _git  # noqa: E402
+from _common import scratch_project  # noqa: E402
 
 MODEL = "models:/kepler-variable-star-classifier@champion"
 
@@ -94,9 +95,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "rest_load.json")
     args = parser.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="lcml-rest-load-"))
-    shutil.copy(ROOT / "params.yaml", root / "params.yaml")
-    os.environ.update(LCML_PROJECT_DIR=str(root), LCML_HOME=str(root / ".lcml"), LCML_PROFILE="ci")
+    root = scratch_project(Path(tempfile.mkdtemp(prefix="lcml-rest-load-")), profile="ci")
     from lcml import pipeline
     from lcml.config import Paths
 

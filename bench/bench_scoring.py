@@ -35,6 +35,7 @@ import numpy as np
 
 from _common import ROOT  # noqa: E402  (bench/ is on sys.path when run)
 from _common import git as _git  # noqa: E402
+from _common import scratch_project  # noqa: E402
 from bench_period import accuracy, load_catalina, real_data_dir  # noqa: E402
 
 CATALINA = {"min_period": 0.05, "max_period": 1500.0, "oversample": 5.0}
@@ -84,7 +85,7 @@ def feature_speed(n: int, n_astropy: int, seed: int, coarse: float, n_jobs: int)
 
 def registered_model(n_train: int, seed: int, coarse: float, home: Path) -> str:
     """A bagged baseline trained on ``n_train`` Catalina stars and registered; its ``models:/`` URI."""
-    os.environ.update(LCML_PROJECT_DIR=str(ROOT), LCML_HOME=str(home))
+    scratch_project(home)  # the release goes there too: a second run must not find the first one's
     from lcml import pipeline
 
     overrides = {"features": {"surveys": {"catalina-sss": {"period": {"coarse": coarse}}}},
