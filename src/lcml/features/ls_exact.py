@@ -29,20 +29,25 @@ def ls_power_at(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None,
 
 def ls_power_around(time: np.ndarray, flux: np.ndarray, flux_err: np.ndarray | None,
                     centres: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """:func:`ls_power_at` at every ``centres[i] + offsets[j]``, shape ``(len(centres), len(offsets))``: one
-    complex exponential per centre and per offset instead of one per pair (as
-    :func:`lcml.features.harmonics.harmonic_chi2_around`)."""
+    """:func:`ls_power_at` at every ``centres[i] + offsets[j]``, shape ``(len(centres), len(offsets))``.
+
+    ``exp(2 pi i (c + o) t) = exp(2 pi i c t) exp(2 pi i o t)``, so each weighted sum over the points is
+    a matrix product of the centres' exponentials (weighted) with the offsets': one complex
+    exponential per centre and per offset, and no ``(pairs x points)`` array at all
+    (:func:`lcml.features.harmonics.harmonic_chi2_around` does the same)."""
     t = np.asarray(time, float) - float(time[0])
     centres, offsets = np.atleast_1d(np.asarray(centres, float)), np.atleast_1d(np.asarray(offsets, float))
     sums = _LsSums(t, flux, flux_err)
-    out = np.zeros((centres.size, offsets.size))
     if not sums.yy > 0:
-        return out
-    shift = np.exp(2j * np.pi * offsets[:, None] * t[None, :])
-    rows = max(1, 2_000_000 // max(t.size * offsets.size, 1))
+        return np.zeros((centres.size, offsets.size))
+    shift = np.exp(2j * np.pi * offsets[:, None] * t[None, :])  # (J, n)
+    shift2 = (shift * shift).T
+    out = np.empty((centres.size, offsets.size))
+    rows = max(1, 2_000_000 // t.size)  # (rows x points) exponentials at once, as ls_power_at
     for start in range(0, centres.size, rows):
-        base = np.exp(2j * np.pi * centres[start:start + rows, None] * t[None, :])
-        out[start:start + rows] = sums.power((base[:, None, :] * shift[None]).reshape(-1, t.size)).reshape(-1, offsets.size)
+        base = np.exp(2j * np.pi * centres[start:start + rows, None] * t[None, :])  # (C, n)
+        out[start:start + rows] = sums.power_of((base * sums.w) @ shift.T, (base * base * sums.w) @ shift2,
+                                                (base * sums.wy) @ shift.T)
     return out
 
 
@@ -52,7 +57,10 @@ class _LsSums(_Centred):
     (``cos**2 = (1 + cos 2x) / 2``...)."""
 
     def power(self, z: np.ndarray) -> np.ndarray:
-        s1, s2, yz = z @ self.w, (z * z) @ self.w, z @ (self.w * self.y)
+        return self.power_of(z @ self.w, (z * z) @ self.w, z @ self.wy)
+
+    def power_of(self, s1: np.ndarray, s2: np.ndarray, yz: np.ndarray) -> np.ndarray:
+        """The power from the sums ``sum w z``, ``sum w z**2`` and ``sum w y z`` (any shape)."""
         c, s_, yc, ys = s1.real, s1.imag, yz.real, yz.imag
         cc = 0.5 * (self.sw + s2.real) - c * c
         ss = 0.5 * (self.sw - s2.real) - s_ * s_

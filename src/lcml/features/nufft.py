@@ -15,10 +15,11 @@ float64. The result is good to ~2e-3 in power: enough to pick peaks that are the
 not to report (the float32 pre/post-processing nifty-ls also offers is off by up to 0.2, because the
 power is a difference of sums that cancels).
 
-The power itself is formed by :func:`_standard_power`, one compiled pass over the transforms that
-reads them in their own precision: nifty-ls's C++ post-processing (``tan 2 omega tau`` and its
-trigonometry at every frequency) took ~1.2 ms of a Catalina periodogram, plus 0.3 ms to widen the
-single-precision transforms for it; this takes ~0.3 ms and agrees with it to 2e-15.
+The power itself is formed by :func:`lcml.features.kernels.standard_power`, one compiled pass
+over the transforms that reads them in their own precision: nifty-ls's C++ post-processing
+(``tan 2 omega tau`` and its trigonometry at every frequency) took ~1.2 ms of a Catalina periodogram,
+plus 0.3 ms to widen the single-precision transforms for it; this takes ~0.3 ms and agrees with it
+to 2e-15.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-import numba
 import numpy as np
+
+from lcml.features.kernels import standard_power
 
 #: plans kept per thread, least recently used dropped first (each holds one fine grid of 1.25 x modes
 #: complex values, ~1-2 MB for a Catalina curve). A Catalina sample needs ~110: two per size bucket,
@@ -60,24 +62,6 @@ def _plan(n_modes: int, n_trans: int, eps: float, nthreads: int, dtype: type):
     while len(plans) > PLANS_KEPT:
         plans.popitem(last=False)
     return plan
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _standard_power(f1_fw, f2, yy, nf, out):  # pragma: no cover - compiled; tested through nufft_powers
-    """``out[b, k]``: the standard-normalised floating-mean power from the transforms of the centred
-    weighted flux (``f1_fw[b]``), the weights (``f1_fw[n_batch + b]``) and the weights at ``2t`` (``f2[b]``),
-    all in float64: ``(SS YC^2 + CC YS^2 - 2 CS YC YS) / (YY (CC SS - CS^2))`` (Zechmeister & Kürster 2009,
-    without tau). A constant curve (``yy == 0``) gives nan or inf, as nifty-ls."""
-    n_batch = f2.shape[0]
-    for b in range(n_batch):
-        for k in range(nf):
-            yc, ys = np.float64(f1_fw[b, k].real), np.float64(f1_fw[b, k].imag)
-            c, s = np.float64(f1_fw[n_batch + b, k].real), np.float64(f1_fw[n_batch + b, k].imag)
-            c2, s2 = np.float64(f2[b, k].real), np.float64(f2[b, k].imag)
-            cc = 0.5 * (1.0 + c2) - c * c
-            ss = 0.5 * (1.0 - c2) - s * s
-            cs = 0.5 * s2 - c * s
-            out[b, k] = (ss * yc * yc + cc * ys * ys - 2.0 * cs * yc * ys) / (yy[b] * (cc * ss - cs * cs))
 
 
 def nufft_powers(t: np.ndarray, y: np.ndarray, dy: np.ndarray | None, fmin: float, df: float, nf: int, *,
@@ -113,5 +97,5 @@ def nufft_powers(t: np.ndarray, y: np.ndarray, dy: np.ndarray | None, fmin: floa
     solo.setpts(t2.astype(real, copy=False))
     f2 = solo.execute((w2 if n_batch > 1 else w2[0]).astype(cplx, copy=False))
     power = np.empty((n_batch, nf), dtype=np.float64)  # the bucket's extra modes are not computed
-    _standard_power(f1_fw.reshape(2 * n_batch, n_modes), f2.reshape(n_batch, n_modes), norm, int(nf), power)
+    standard_power(f1_fw.reshape(2 * n_batch, n_modes), f2.reshape(n_batch, n_modes), norm, int(nf), power)
     return power[0] if squeeze else power

@@ -240,8 +240,9 @@ def _peak_candidates(power: np.ndarray, n_candidates: int) -> np.ndarray:
     """Indices of the ``n_candidates`` highest local maxima, highest first."""
     if power.size < 3:
         return np.array([int(np.argmax(power))])
-    interior = (power[1:-1] > power[:-2]) & (power[1:-1] >= power[2:])
-    peaks = np.flatnonzero(interior) + 1
+    from lcml.features.kernels import local_maxima  # numba: imported when a search first runs
+
+    peaks = local_maxima(power)
     # The grid edges count as peaks when the power rises towards them (a period at the search limit).
     if power[0] > power[1]:
         peaks = np.append(peaks, 0)
