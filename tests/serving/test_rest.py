@@ -122,3 +122,29 @@ def test_lcml_serve_with_an_unknown_model_is_one_line(in_trained):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("error: ") and "nope" in lines[-1], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_lcml_serve_answers_504_past_its_timeout(in_trained):
+    """``--timeout`` reaches MLflow's app: a request that scores for longer gets its 504, not a wait."""
+    from lcml.config import Paths
+
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": Paths.from_env().mlflow_tracking_uri}
+    server = subprocess.Popen([str(Path(sys.executable).with_name("lcml")), "serve", "--port", str(port),
+                               "--timeout", "1", "--max-curves", "1000", "--max-points", "1000000"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/ping", server)
+        # 400 curves over 2,000 days: a period grid of ~10^5 frequencies each, seconds of scoring in all
+        t = np.sort(np.random.default_rng(0).uniform(0, 2000, 300))
+        rows = [[f"s{i}", t.tolist(), (1 + 0.3 * np.sin(2 * np.pi * t / (0.4 + 0.001 * i))).tolist(), [0.01] * t.size]
+                for i in range(400)]
+        slow = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=_split(rows),
+                                      headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(slow, timeout=120)
+        assert answer.value.code == 504
+        assert "exceeded" in answer.value.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
