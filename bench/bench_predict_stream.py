@@ -77,7 +77,9 @@ def predict(uri: str, source: Path, output: Path, n: int) -> dict:
     return {"seconds": round(seconds, 1), "curves_per_s": round(n / seconds, 1),
             "peak_rss_mb_total": round(peak.total_mb, 1), "peak_rss_mb_main": round(peak.main_mb, 1),
             "output_rows": scored.num_rows, "output_errors": n_errors,
-            "output_row_groups": pq.ParquetFile(output).num_row_groups, "summary": out.strip().splitlines()[-1:]}
+            "output_row_groups": pq.ParquetFile(output).num_row_groups,
+            # the command's summary line, without the scratch folder's path on this machine
+            "summary": [line.replace(str(output), output.name) for line in out.strip().splitlines()[-1:]]}
 
 
 def main() -> None:
