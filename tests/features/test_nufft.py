@@ -2,8 +2,9 @@
 
 import threading
 
-import numpy as np
 import nifty_ls
+import numba
+import numpy as np
 import pytest
 
 import lcml.features.nufft as nufft
@@ -136,3 +137,25 @@ def test_a_constant_curve_has_no_defined_power(single):
                                         single=single)).any()
     grid = 1e-3 + 1e-4 * np.arange(5_000)
     assert not _powers(t, flat, e, grid, "nifty", rough=single).any()  # "no signal": 0, not nan
+
+
+def test_kernels_compile_where_numba_can_cache_nothing(monkeypatch):
+    """A read-only install with no writable cache folder: numba refuses ``cache=True`` at import, and
+    lcml compiles the kernels without it instead of failing."""
+    import importlib
+
+    import numba.core.config as numba_config
+
+    import lcml.features.kernels as kernels
+
+    # only numba's NUMBA_CACHE_DIR locator, with no folder set: no locator is available, as when nothing is writable
+    monkeypatch.setattr(numba_config, "CACHE_LOCATOR_CLASSES", "UserProvidedCacheLocator")
+    monkeypatch.setattr(numba_config, "CACHE_DIR", "")
+    with pytest.raises(RuntimeError, match="no locator available"):
+        numba.njit(cache=True)(lambda x: x + 1)
+    fresh = importlib.reload(kernels)
+    try:
+        np.testing.assert_array_equal(fresh.local_maxima(np.array([0.0, 2.0, 1.0, 3.0, 3.0, 0.0])), [1, 3])
+    finally:
+        monkeypatch.undo()
+        importlib.reload(kernels)
