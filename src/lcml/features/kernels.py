@@ -13,7 +13,7 @@ def _compiled(**options) -> Callable[[Callable], Callable]:
     """``numba.njit`` with its on-disk cache where numba finds a folder it can write (beside this file,
     ``NUMBA_CACHE_DIR`` or the user's cache). Where it finds none (a read-only install run by a user
     without a writable home, as in some containers) numba refuses the function at import; it is then
-    compiled in each process instead (~0.4 s)."""
+    compiled in each process instead (~0.4 s a kernel)."""
     def wrap(fn: Callable) -> Callable:
         try:
             return numba.njit(cache=True, **options)(fn)

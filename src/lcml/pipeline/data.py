@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lcml.config import Params, Paths
+from lcml.config import FeatureParams, Params, Paths
 from lcml.data import release as rel
 from lcml.errors import InputError
 from lcml.surveys import survey_of
@@ -52,7 +52,7 @@ def training_data(params: Params, paths: Paths, release: str) -> TrainingData:
     return TrainingData(folder, list(spec.taxonomy), dict(frames), params.model_copy(update={"features": features}))
 
 
-def release_features(params: Params, folder: Path, release: str):
+def release_features(params: Params, folder: Path, release: str) -> FeatureParams:
     """The feature settings a model of ``release`` uses: ``features`` narrowed to its survey
     (``features.surveys``), ``folded`` from its manifest."""
     folded = bool(rel.read_manifest(folder).get("folded", False))

@@ -178,8 +178,9 @@ def validate_release(
                                   lc_ids, spectra, objects, outcomes)
         summary = _summarise(folder, rid, gx, light, lc_ids, facts, stats, sorted_out, outcomes, objects,
                              previous=previous, previous_reason=previous_reason, classes=classes,
-                             min_per_class=min_per_class, min_per_class_required=min_per_class_required, max_bad_fraction=max_bad_fraction,
-                             folded=folded, min_points=min_points, duplicate_times=duplicate_times)
+                             min_per_class=min_per_class, min_per_class_required=min_per_class_required,
+                             max_bad_fraction=max_bad_fraction, folded=folded, min_points=min_points,
+                             duplicate_times=duplicate_times)
         _write(folder, sorted_out.quarantine, outcomes, summary, gx, docs_dir)
     finally:
         partial.unlink(missing_ok=True)  # written and renamed, or left half-way: never left behind
@@ -209,8 +210,9 @@ def _scan(folder: Path, *, merge: bool, with_stats: bool) -> tuple[pd.DataFrame,
 
 def _summarise(folder: Path, rid: str, gx: "_Gx", light: pd.DataFrame, lc_ids: pd.Series, facts: pd.DataFrame,
                stats: pd.DataFrame | None, sorted_out, outcomes: dict[str, SuiteOutcome],
-               objects: pd.DataFrame | None, *, previous: Path | None, previous_reason: str, classes: tuple[str, ...], min_per_class: int, min_per_class_required: bool,
-               max_bad_fraction: float, folded: bool, min_points: int, duplicate_times: str) -> ValidationSummary:
+               objects: pd.DataFrame | None, *, previous: Path | None, previous_reason: str,
+               classes: tuple[str, ...], min_per_class: int, min_per_class_required: bool, max_bad_fraction: float,
+               folded: bool, min_points: int, duplicate_times: str) -> ValidationSummary:
     """The release checks (taxonomy, class counts, drift) and the verdict, as the summary."""
     bad_rows, failed, invariant = sorted_out.bad_rows, sorted_out.failed, sorted_out.invariant(rid)
     accepted_ids = {lc_ids.iloc[i] for i in sorted_out.accepted_rows}
